@@ -1,0 +1,34 @@
+# weightlib developer commands. `make test` is the command CI runs (through .ci/run).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install lint format test demo completions man bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[all,test]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check weightlib cli tests bench
+	$(BIN)/ruff format --check weightlib cli tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix weightlib cli tests bench
+	$(BIN)/ruff format weightlib cli tests bench
+
+test: lint
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

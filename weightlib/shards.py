@@ -1,0 +1,250 @@
+"""Which weight files a server loads from a checkpoint, and in which order.
+
+The rules follow vLLM's `weight_utils`: the first weight format with a match at the root wins
+(`*.safetensors`, then `*.bin`), training artifacts are dropped, and when
+`model.safetensors.index.json` exists only the shards its `weight_map` names are kept. The same
+selection runs on a local folder and on a remote repository listing (relative POSIX paths).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InvalidInputError, MissingShardsError, NotFoundError, NoWeightFilesError
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+BIN_INDEX = "pytorch_model.bin.index.json"
+
+FORMAT_PATTERNS: dict[str, str] = {"safetensors": "*.safetensors", "bin": "*.bin", "pt": "*.pt"}
+"""The glob each weight format matches at the root of a checkpoint."""
+
+AUTO_FORMATS = ("safetensors", "bin")
+"""Formats tried in order for `fmt="auto"`."""
+
+WEIGHT_FORMATS = ("auto", *FORMAT_PATTERNS)
+
+TRAINING_ARTIFACT_SUFFIXES = (
+    "training_args.bin",
+    "optimizer.bin",
+    "optimizer.pt",
+    "scheduler.pt",
+    "scaler.pt",
+)
+"""Names (by suffix) that training leaves beside weights and no server loads."""
+
+SERVING_SUPPORT_SUFFIXES = (".json", ".txt", ".model", ".py", ".jinja", ".tiktoken", ".vocab")
+"""Root files with these suffixes are the small files a server reads besides weights:
+config, generation config, tokenizer files, chat templates, custom model code."""
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_sort_key(path: str | os.PathLike[str]) -> tuple[object, ...]:
+    """Sort key on the base name where digit runs compare as integers.
+
+    `model-2-of-12` sorts before `model-10-of-12`. Text and digit runs alternate at fixed
+    positions, so keys always compare; the full path breaks ties (`01` vs `1`).
+    """
+    text = os.fspath(path)
+    parts = _DIGITS.split(os.path.basename(text))
+    key = tuple(int(p) if i % 2 and p.isdecimal() else p for i, p in enumerate(parts))
+    return (key, text)
+
+
+def natural_sorted(paths: Iterable[str]) -> list[str]:
+    """`paths` sorted by `natural_sort_key`."""
+    return sorted(paths, key=natural_sort_key)
+
+
+def filter_files_not_needed_for_inference(hf_weights_files: list[str]) -> list[str]:
+    """Drop files that only training needs (vLLM's rule: by name suffix)."""
+    return [f for f in hf_weights_files if not f.endswith(TRAINING_ARTIFACT_SUFFIXES)]
+
+
+def read_weight_map(index_path: str | os.PathLike[str]) -> dict[str, str]:
+    """The `weight_map` (tensor name → shard file) of a local index file."""
+    from .index import read_index_file
+
+    return read_index_file(index_path).weight_map
+
+
+def filter_duplicate_safetensors_files(
+    hf_weights_files: list[str], hf_folder: str, index_file: str
+) -> list[str]:
+    """Keep only the safetensors files that `index_file` names (vLLM's semantics).
+
+    Drops e.g. Mistral's `consolidated.safetensors` beside the HF shards. When the index does
+    not exist the list is returned unchanged.
+    """
+    index_path = os.path.join(hf_folder, index_file)
+    if not os.path.isfile(index_path):
+        return hf_weights_files
+    named = {os.path.join(hf_folder, f) for f in read_weight_map(index_path).values()}
+    return [f for f in hf_weights_files if f in named]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A weight-looking file that was not selected, and why."""
+
+    file: str
+    reason: str
+    """One of `training-artifact`, `not-in-index`, `other-format`, `subfolder`."""
+
+
+@dataclass
+class WeightSelection:
+    """The weight files a server would load, in load order, and what was left out."""
+
+    format: str | None
+    files: list[str]
+    excluded: list[Exclusion] = field(default_factory=list)
+    index_file: str | None = None
+    missing: list[str] = field(default_factory=list)
+    """Files named by the index that the listing lacks."""
+
+
+def _is_weight_name(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in FORMAT_PATTERNS.values())
+
+
+def _format_of(name: str) -> str | None:
+    for fmt, pattern in FORMAT_PATTERNS.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return fmt
+    return None
+
+
+def check_format(fmt: str) -> str:
+    """Validate a `--format` value."""
+    if fmt not in WEIGHT_FORMATS:
+        raise InvalidInputError(
+            f"unknown weight format {fmt!r}; use one of {', '.join(WEIGHT_FORMATS)}"
+        )
+    return fmt
+
+
+def select_weight_files(
+    paths: Iterable[str],
+    fmt: str = "auto",
+    read_index: Callable[[str], Mapping[str, str]] | None = None,
+) -> WeightSelection:
+    """Choose the weight files among `paths` (relative POSIX paths of a checkpoint).
+
+    `read_index(name)` returns the `weight_map` of an index file in the listing; it is called
+    only when the safetensors format is chosen and `model.safetensors.index.json` is present.
+    Raises nothing on an empty result: callers decide whether that is an error.
+    """
+    check_format(fmt)
+    all_paths = set(paths)
+    root = [p for p in all_paths if "/" not in p]
+    candidates = AUTO_FORMATS if fmt == "auto" else (fmt,)
+    chosen: str | None = None
+    chosen_files: list[str] = []
+    for candidate in candidates:
+        matched = [p for p in root if fnmatch.fnmatchcase(p, FORMAT_PATTERNS[candidate])]
+        if filter_files_not_needed_for_inference(matched):
+            chosen, chosen_files = candidate, matched
+            break
+    excluded: list[Exclusion] = []
+    for path in all_paths:
+        if not _is_weight_name(os.path.basename(path)) or path in chosen_files:
+            continue
+        if "/" in path:
+            excluded.append(Exclusion(path, "subfolder"))
+        elif path.endswith(TRAINING_ARTIFACT_SUFFIXES):
+            excluded.append(Exclusion(path, "training-artifact"))
+        else:
+            excluded.append(Exclusion(path, "other-format"))
+    selection = WeightSelection(chosen, [], excluded)
+    kept = filter_files_not_needed_for_inference(chosen_files)
+    excluded.extend(Exclusion(p, "training-artifact") for p in chosen_files if p not in kept)
+    if chosen == "safetensors" and SAFETENSORS_INDEX in all_paths and read_index is not None:
+        selection.index_file = SAFETENSORS_INDEX
+        named = set(read_index(SAFETENSORS_INDEX).values())
+        excluded.extend(Exclusion(p, "not-in-index") for p in kept if p not in named)
+        kept = [p for p in kept if p in named]
+        selection.missing = natural_sorted(n for n in named if n not in all_paths)
+    selection.files = natural_sorted(kept)
+    selection.excluded = sorted(excluded, key=lambda e: natural_sort_key(e.file))
+    return selection
+
+
+def is_serving_support_file(path: str) -> bool:
+    """True for the small root files a server reads besides weights (config, tokenizer, code)."""
+    return "/" not in path and path.endswith(SERVING_SUPPORT_SUFFIXES) and not _is_weight_name(path)
+
+
+def list_local_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Every regular file under `folder` (symlinks followed), as relative POSIX paths.
+
+    Hidden entries (`.git`, `.cache`) are skipped; broken symlinks are not files and are left out.
+    """
+    base = Path(folder)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = Path(dirpath).relative_to(base)
+        for name in filenames:
+            if name.startswith(".") or not os.path.isfile(os.path.join(dirpath, name)):
+                continue
+            found.append((rel_dir / name).as_posix())
+    return found
+
+
+def check_model_folder(folder: str | os.PathLike[str]) -> Path:
+    """`folder` as a Path, or a typed error when it does not exist or is not a directory."""
+    path = Path(folder)
+    if not path.exists():
+        raise NotFoundError(f"{folder}: no such file or directory")
+    if not path.is_dir():
+        raise InvalidInputError(f"{folder}: is a file; give the model folder that contains it")
+    return path
+
+
+def select_local_weight_files(folder: str | os.PathLike[str], fmt: str = "auto") -> WeightSelection:
+    """`select_weight_files` over a local folder, reading its index from disk."""
+    base = check_model_folder(folder)
+    return select_weight_files(
+        list_local_files(base), fmt, read_index=lambda name: read_weight_map(base / name)
+    )
+
+
+def require_weights(selection: WeightSelection, model: str) -> WeightSelection:
+    """Raise what a server would hit: no weight files (exit 3) or missing shards (exit 6)."""
+    if selection.missing:
+        raise MissingShardsError(f"{model}/{selection.index_file}", selection.missing)
+    if not selection.files:
+        wanted = "weight files" if selection.format is None else f"{selection.format} files"
+        raise NoWeightFilesError(f"{model}: no {wanted} found")
+    return selection
+
+
+def discover_weight_files(folder: str | os.PathLike[str], fmt: str = "auto") -> list[Path]:
+    """The weight files a server would load from `folder`, as paths in natural order.
+
+    Raises `NotFoundError` for a missing folder, `NoWeightFilesError` when nothing matches and
+    `MissingShardsError` when the index names files that are absent.
+    """
+    selection = require_weights(select_local_weight_files(folder, fmt), os.fspath(folder))
+    return [Path(folder) / f for f in selection.files]
+
+
+def local_serving_files(
+    folder: str | os.PathLike[str], fmt: str = "auto"
+) -> tuple[list[Path], list[Path]]:
+    """(weight files, support files) a server reads from `folder`: shards plus config/tokenizer."""
+    base = check_model_folder(folder)
+    weights = discover_weight_files(base, fmt)
+    support = natural_sorted(p for p in list_local_files(base) if is_serving_support_file(p))
+    return weights, [base / p for p in support]
+
+
+def checkpoint_size_bytes(files: Iterable[str | os.PathLike[str]]) -> int:
+    """Total size of `files` from `stat` alone (symlinks followed, nothing read)."""
+    return sum(os.stat(f).st_size for f in files)
