@@ -1,0 +1,172 @@
+"""The small transport interface every hub (Hugging Face, ModelScope) implements for downloads.
+
+`weightlib.download` runs one hub-agnostic flow — listing, selection, disk-space preflight, lock,
+fetch with retries, sha256 verification — on top of a `HubTransport`. A transport knows how to
+list one revision of a repository, how to fetch the bytes of one file (whole or from an offset)
+and where the hub's own client keeps its cache (`SnapshotLayout`), so tools of that hub find the
+files weightlib downloaded. Transports raise weightlib's typed errors (`weightlib.errors`), never
+the client's; a transient failure is a `TransientRemoteError` so the flow retries it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import RemoteError
+
+
+class TransientRemoteError(RemoteError):
+    """A failure worth retrying: HTTP 5xx/429, reset, truncated body, timeout (exit 5 at last)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a repository revision, as the hub lists it."""
+
+    path: str
+    """Relative POSIX path inside the repository."""
+    size: int
+    sha256: str | None = None
+    """Lowercase hex sha256 of the content when the hub publishes it (LFS files), else None."""
+    blob_id: str | None = None
+    """The hub's name for the content (HF: git blob sha1 of small files); used for cache blobs."""
+
+    @property
+    def is_lfs(self) -> bool:
+        """True when the hub stores a content hash for the file (large files)."""
+        return self.sha256 is not None
+
+
+@dataclass(frozen=True)
+class RepoListing:
+    """Every file of one revision of a repository, from one listing request."""
+
+    repo: str
+    """`org/name`."""
+    revision: str
+    """The revision as asked for (branch, tag or commit)."""
+    commit: str
+    """The immutable id the revision resolved to (HF: 40-hex commit sha)."""
+    files: tuple[RemoteFile, ...]
+    repo_type: str = "model"
+    """`model` or `dataset`."""
+    source: str = "hf"
+    """Which hub: `hf` or `modelscope`."""
+    _by_path: dict[str, RemoteFile] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_path.update((f.path, f) for f in self.files)
+
+    def file(self, path: str) -> RemoteFile:
+        """The entry for `path`; KeyError when the revision has no such file."""
+        return self._by_path[path]
+
+    def has(self, path: str) -> bool:
+        return path in self._by_path
+
+    def sizes(self) -> dict[str, int]:
+        """Relative path → size in bytes, for `select_weight_files` and `Checkpoint.file_sizes`."""
+        return {f.path: f.size for f in self.files}
+
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of new bytes each time a chunk lands on disk."""
+
+
+class SnapshotLayout(Protocol):
+    """Where the files of one listing live on disk (a hub cache snapshot or a plain folder).
+
+    Optional members the download flow uses when present (looked up with getattr):
+    `lock_path: Path` — the lock file serialising downloads of the repository (default: a file
+    beside `root`); `adopt(file) -> bool` — make the file appear from content already on disk
+    (e.g. a cache blob shared with another revision), True when nothing must be fetched.
+    """
+
+    @property
+    def root(self) -> Path:
+        """The folder a server is pointed at: `root / file.path` is each file."""
+        ...
+
+    def is_cached(self, file: RemoteFile) -> bool:
+        """True when the file is complete at its final place (checked by size, no network)."""
+        ...
+
+    def partial_path(self, file: RemoteFile) -> Path:
+        """A stable place for the file's incomplete bytes, so a rerun can resume them."""
+        ...
+
+    def commit_file(self, file: RemoteFile, partial: Path) -> Path:
+        """Move a complete, verified `partial` to its final place; return the final path."""
+        ...
+
+    def finish(self, listing: RepoListing) -> None:
+        """Record revision → commit and the listing, so offline runs can resolve and check it."""
+        ...
+
+
+class HubTransport(Protocol):
+    """One hub's client operations the download flow needs; errors errors are weightlib's."""
+
+    source: str
+    """`hf` or `modelscope`."""
+
+    def list_repo(self, repo: str, revision: str | None, repo_type: str = "model") -> RepoListing:
+        """Resolve `revision` (None: the hub's default branch) and list every file — ONE request
+        where possible. Missing repo/revision: NotFoundError; gated/private: AuthError."""
+        ...
+
+    def read_range(self, listing: RepoListing, path: str, start: int, length: int) -> bytes:
+        """`length` bytes of `path` from `start` by an HTTP Range request (fewer at end of file)."""
+        ...
+
+    def fetch(
+        self,
+        listing: RepoListing,
+        file: RemoteFile,
+        destination: Path,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Write the file's bytes to `destination`, continuing after its current size when it
+        already holds a prefix (HTTP Range). Raises TransientRemoteError for retryable failures."""
+        ...
+
+    def layout(
+        self,
+        listing: RepoListing,
+        cache_dir: str | os.PathLike[str] | None,
+        local_dir: str | os.PathLike[str] | None,
+    ) -> SnapshotLayout:
+        """Where `listing` goes on disk: the hub cache (default or `cache_dir`) or `local_dir`."""
+        ...
+
+    def local_listing(
+        self,
+        repo: str,
+        revision: str | None,
+        repo_type: str,
+        cache_dir: str | os.PathLike[str] | None,
+        local_dir: str | os.PathLike[str] | None,
+    ) -> RepoListing:
+        """The listing recorded by an earlier download, without any network access (offline).
+
+        NotFoundError when the cache knows nothing of this repo/revision.
+        """
+        ...
+
+
+def listing_from_sizes(
+    repo: str, revision: str, commit: str, sizes: Mapping[str, int], source: str = "hf"
+) -> RepoListing:
+    """A listing without hashes (for caches that recorded only names and sizes)."""
+    return RepoListing(
+        repo, revision, commit, tuple(RemoteFile(p, s) for p, s in sizes.items()), source=source
+    )
+
+
+def total_bytes(files: Iterable[RemoteFile]) -> int:
+    """Sum of the files' sizes."""
+    return sum(f.size for f in files)

@@ -1,0 +1,75 @@
+"""Parse a model reference: `org/name`, `org/name@rev`, `hf://org/name`, `hf://datasets/org/name`,
+`ms://org/name` / `modelscope://org/name`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import InvalidInputError
+
+SOURCES = ("hf", "modelscope")
+_SCHEMES = {"hf": "hf", "huggingface": "hf", "ms": "modelscope", "modelscope": "modelscope"}
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A repository on a hub, with the revision asked for (None: the default branch)."""
+
+    source: str
+    repo: str
+    revision: str | None = None
+    repo_type: str = "model"
+
+    def __str__(self) -> str:
+        prefix = "datasets/" if self.repo_type == "dataset" else ""
+        scheme = "hf://" if self.source == "hf" else "ms://"
+        at = f"@{self.revision}" if self.revision else ""
+        return f"{scheme}{prefix}{self.repo}{at}"
+
+
+def parse_model_ref(
+    text: str, *, revision: str | None = None, source: str | None = None
+) -> ModelRef:
+    """Split `text` into hub, repo id, repo type and revision; malformed input is InvalidInputError.
+
+    `revision` (from `--revision`) must agree with an `@rev` suffix when both are given.
+    `source` (`hf`/`modelscope`) must agree with a `scheme://` prefix.
+    """
+    body = text.strip()
+    ref_source = None
+    if "://" in body:
+        scheme, body = body.split("://", 1)
+        ref_source = _SCHEMES.get(scheme.lower())
+        if ref_source is None:
+            raise InvalidInputError(
+                f"{text}: unknown hub scheme {scheme!r}; use hf://, ms:// or modelscope://"
+            )
+    if source is not None and source not in SOURCES:
+        raise InvalidInputError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
+    if ref_source and source and ref_source != source:
+        raise InvalidInputError(
+            f"{text}: the reference names {ref_source} but --source is {source}"
+        )
+    final_source = ref_source or source or "hf"
+    ref_revision = None
+    if "@" in body:
+        body, ref_revision = body.rsplit("@", 1)
+        if not ref_revision:
+            raise InvalidInputError(f"{text}: empty revision after '@'")
+    if ref_revision and revision and ref_revision != revision:
+        raise InvalidInputError(
+            f"{text}: revision {ref_revision!r} in the reference differs from "
+            f"--revision {revision!r}"
+        )
+    repo_type = "model"
+    parts = body.strip("/").split("/")
+    if len(parts) == 3 and parts[0] in ("datasets", "models"):
+        repo_type = "dataset" if parts[0] == "datasets" else "model"
+        parts = parts[1:]
+    if len(parts) != 2 or not all(_PART.match(p) and ".." not in p for p in parts):
+        raise InvalidInputError(
+            f"{text}: not a repository id; expected org/name (or hf://org/name)"
+        )
+    return ModelRef(final_source, "/".join(parts), ref_revision or revision, repo_type)
