@@ -1,0 +1,477 @@
+"""`weightlib dummy-init` and the dummy-weight library: layout, values, atomicity, bad inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from safetensors import safe_open  # noqa: E402
+
+from tests.helpers import WEIGHTLIB, assert_error  # noqa: E402
+from weightlib.dummy import (  # noqa: E402
+    build_safetensors_header,
+    dummy_init,
+    initialize_dummy_weights,
+    initialize_single_dummy_weight,
+    plan_dummy_checkpoint,
+    write_dummy_checkpoint,
+)
+from weightlib.errors import InvalidInputError, NotFoundError  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+LOW, HIGH = -1e-3, 1e-3
+
+
+def layout_of(folder: Path) -> dict[str, tuple[str, str, tuple[int, ...]]]:
+    """tensor name → (file, dtype, shape) over every root safetensors file."""
+    found = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(path, framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118
+                tensor_slice = handle.get_slice(name)
+                found[name] = (path.name, tensor_slice.get_dtype(), tuple(tensor_slice.get_shape()))
+    return found
+
+
+def tensors_of(folder: Path) -> dict[str, torch.Tensor]:
+    out = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(path, framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118
+                out[name] = handle.get_tensor(name)
+    return out
+
+
+def in_bounds(tensor: torch.Tensor, low: float = LOW, high: float = HIGH) -> bool:
+    """All values within [low, high] as rounded to the tensor's dtype, and not all zero."""
+    bounds = torch.tensor(
+        [low, high], dtype=torch.float16 if tensor.element_size() < 2 else tensor.dtype
+    )
+    lo, hi = bounds.to(tensor.dtype).float().tolist()
+    values = tensor.float()
+    return bool(values.min() >= lo and values.max() <= hi and values.abs().max() > 0)
+
+
+def sha256_tree(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def mixed_state_dict() -> dict[str, torch.Tensor]:
+    """Floats of several widths, fp8, ints and bools; two tensors share shape and dtype."""
+    g = torch.Generator().manual_seed(0)
+    state = {
+        "embed.weight": torch.randn(96, 64, generator=g).to(torch.bfloat16),
+        "layers.0.w": torch.randn(64, 64, generator=g),
+        "layers.0.scale": torch.randn(64, 64, generator=g).to(torch.float8_e4m3fn),
+        "layers.1.norm": torch.ones(64, dtype=torch.float16),
+        "layers.3.w": torch.randn(64, 64, generator=g),
+        "position_ids": torch.arange(32, dtype=torch.int64),
+        "mask": torch.ones(8, dtype=torch.bool),
+        "lm_head.weight": torch.randn(96, 64, generator=g).to(torch.bfloat16),
+    }
+    return state
+
+
+def write_sharded(folder: Path, max_shard_size: int = 20_000) -> Path:
+    from huggingface_hub.serialization import save_torch_state_dict
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_torch_state_dict(mixed_state_dict(), folder, max_shard_size=max_shard_size)
+    (folder / "config.json").write_text('{"model_type": "tiny"}\n')
+    (folder / "tokenizer.json").write_text('{"version": "1.0"}\n')
+    (folder / "README.md").write_text("not copied\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sharded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sharded(tmp_path_factory.mktemp("sharded") / "model")
+
+
+def test_minilm_cli_same_layout_bounded_values_and_byte_identical_runs(
+    minilm_dir: Path, tmp_path: Path, run_cli
+) -> None:
+    first = run_cli("dummy-init", minilm_dir, "--output", tmp_path / "a", "--json")
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert set(doc) == {"source", "output", "files", "tensors", "bytes", "seconds"}
+    assert doc["files"][0] == "model.safetensors"
+    assert doc["bytes"] == sum((tmp_path / "a" / f).stat().st_size for f in doc["files"])
+
+    out = tmp_path / "a"
+    assert layout_of(out) == layout_of(minilm_dir)
+    assert doc["tensors"] == len(layout_of(minilm_dir))
+    # the data area has the same size as the original
+    assert (out / "model.safetensors").stat().st_size == (
+        minilm_dir / "model.safetensors"
+    ).stat().st_size
+    for name, tensor in tensors_of(out).items():
+        if tensor.is_floating_point():
+            assert in_bounds(tensor), name
+        else:
+            assert not tensor.any(), name
+    for support in (
+        "config.json",
+        "tokenizer.json",
+        "vocab.txt",
+        "modules.json",
+        "1_Pooling/config.json",
+    ):
+        assert (out / support).read_bytes() == (minilm_dir / support).read_bytes(), support
+    assert not (out / "README.md").exists()
+
+    second = run_cli("dummy-init", minilm_dir, "--output", tmp_path / "b")
+    assert second.returncode == 0, second.stderr
+    assert "tensors" in second.stdout
+    assert sha256_tree(out) == sha256_tree(tmp_path / "b")
+
+
+def test_values_match_initialize_single_dummy_weight(sharded_model: Path, tmp_path: Path) -> None:
+    dummy_init(sharded_model, tmp_path / "out", seed=7)
+    for name, tensor in tensors_of(tmp_path / "out").items():
+        expected = torch.empty_like(tensor)
+        if tensor.is_floating_point():
+            initialize_single_dummy_weight(expected, LOW, HIGH, seed=7)
+        else:
+            expected.zero_()
+        assert torch.equal(tensor.view(torch.uint8), expected.view(torch.uint8)), name
+
+
+def test_sharded_checkpoint_keeps_shards_index_and_dtypes(
+    sharded_model: Path, tmp_path: Path
+) -> None:
+    result = dummy_init(sharded_model, tmp_path / "out")
+    out = tmp_path / "out"
+    index = "model.safetensors.index.json"
+    assert (out / index).read_bytes() == (sharded_model / index).read_bytes()
+    assert result.files[-1] == index
+    shards = sorted(p.name for p in sharded_model.glob("*.safetensors"))
+    assert len(shards) > 2
+    assert sorted(p.name for p in out.glob("*.safetensors")) == shards
+    assert layout_of(out) == layout_of(sharded_model)
+    weight_map = json.loads((out / index).read_text())["weight_map"]
+    assert {n: f for n, (f, _, _) in layout_of(out).items()} == weight_map
+    assert (out / "config.json").read_text() == '{"model_type": "tiny"}\n'
+    assert (out / "tokenizer.json").exists() and not (out / "README.md").exists()
+    values = tensors_of(out)
+    assert values["layers.0.scale"].dtype == torch.float8_e4m3fn
+    assert in_bounds(values["layers.0.scale"])
+    assert not values["position_ids"].any() and not values["mask"].any()
+    # same shape and dtype → the same values, even in different shards
+    assert torch.equal(values["layers.0.w"], values["layers.3.w"])
+    assert torch.equal(values["embed.weight"], values["lm_head.weight"])
+    assert weight_map["layers.0.w"] != weight_map["lm_head.weight"]
+
+
+def test_same_tensor_same_values_whatever_its_shard(sharded_model: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    single = tmp_path / "single"
+    single.mkdir()
+    save_file(mixed_state_dict(), str(single / "model.safetensors"))
+    dummy_init(single, tmp_path / "from-single")
+    dummy_init(sharded_model, tmp_path / "from-sharded")
+    a, b = tensors_of(tmp_path / "from-single"), tensors_of(tmp_path / "from-sharded")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name].view(torch.uint8), b[name].view(torch.uint8)), name
+
+
+def test_chunked_generation_equals_one_fill(sharded_model: Path, tmp_path: Path) -> None:
+    plan = plan_dummy_checkpoint(sharded_model)
+    write_dummy_checkpoint(plan, tmp_path / "whole")
+    write_dummy_checkpoint(plan, tmp_path / "chunked", chunk_bytes=4096, workers=3)
+    assert sha256_tree(tmp_path / "whole") == sha256_tree(tmp_path / "chunked")
+
+
+def test_dtype_conversion_keeps_quantized_and_integer_tensors(
+    sharded_model: Path, tmp_path: Path
+) -> None:
+    result = dummy_init(sharded_model, tmp_path / "out", dtype="fp32")
+    layout = layout_of(tmp_path / "out")
+    original = layout_of(sharded_model)
+    assert layout.keys() == original.keys()
+    for name, (file, dtype, shape) in layout.items():
+        assert file == original[name][0] and shape == original[name][2], name
+        expected = "F32" if original[name][1] in ("BF16", "F16", "F32") else original[name][1]
+        assert dtype == expected, name
+    index = json.loads((tmp_path / "out" / "model.safetensors.index.json").read_text())
+    assert (
+        index["weight_map"]
+        == json.loads((sharded_model / "model.safetensors.index.json").read_text())["weight_map"]
+    )
+    data = sum(t.numel() * t.element_size() for t in tensors_of(tmp_path / "out").values())
+    assert index["metadata"]["total_size"] == data
+    assert result.tensors == len(layout)
+
+
+def test_force_replaces_and_drops_stale_weight_files(
+    sharded_model: Path, minilm_dir: Path, tmp_path: Path, run_cli
+) -> None:
+    out = tmp_path / "out"
+    dummy_init(sharded_model, out)
+    (out / "notes.txt").write_text("kept\n")
+    (out / ".model.safetensors.1a2b3c4d.tmp").write_text("left by a killed run")
+    result = run_cli("dummy-init", minilm_dir, "--output", out)
+    assert_error(result, 2, str(out), "--force")
+    plan = plan_dummy_checkpoint(minilm_dir)
+    write_dummy_checkpoint(plan, out, force=True)
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["model.safetensors"]
+    assert not (out / "model.safetensors.index.json").exists()
+    assert (out / "notes.txt").read_text() == "kept\n"
+    assert not list(out.glob(".*.tmp"))
+    assert layout_of(out) == layout_of(minilm_dir)
+
+
+def test_injected_failure_leaves_no_file_under_a_final_name(
+    sharded_model: Path, tmp_path: Path
+) -> None:
+    plan = plan_dummy_checkpoint(sharded_model)
+    written = []
+
+    def fail_midway(n: int) -> None:
+        written.append(n)
+        if sum(written) > plan.data_bytes // 2:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_dummy_checkpoint(plan, tmp_path / "out", progress=fail_midway, chunk_bytes=4096)
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not [n for n in left if n.startswith(".")], left  # temp files removed
+    assert "model.safetensors.index.json" not in left
+    for name in left:  # shards finished before the failure are complete
+        assert name in {s.path for s in plan.shards}
+        with safe_open(tmp_path / "out" / name, framework="pt") as handle:
+            for key in handle.keys():  # noqa: SIM118
+                tensor = handle.get_tensor(key)
+                if tensor.is_floating_point() and tensor.numel():
+                    assert tensor.float().abs().max() > 0, key
+
+
+def write_big_sparse_layout(folder: Path, shards: int = 4, tensor_mib: int = 32) -> None:
+    """A valid safetensors checkpoint of `shards` × 4 tensors, data as holes (no disk used)."""
+    folder.mkdir(parents=True)
+    weight_map = {}
+    elements = tensor_mib * 1024 * 1024 // 4
+    for s in range(shards):
+        name = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        specs = [(f"layers.{s}.w{i}", "F32", (elements // 1024, 1024)) for i in range(4)]
+        header, planned = build_safetensors_header(specs, {"format": "pt"})
+        with (folder / name).open("wb") as handle:
+            handle.write(header)
+            handle.truncate(planned[-1].file_start + planned[-1].nbytes)
+        weight_map.update({spec[0]: name for spec in specs})
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
+
+
+def test_sigkill_mid_write_leaves_no_incomplete_final_file(tmp_path: Path, cli_env) -> None:
+    model = tmp_path / "big"
+    write_big_sparse_layout(model)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [WEIGHTLIB, "dummy-init", model, "--output", out],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()):
+                break
+            if process.poll() is not None:
+                break
+            time.sleep(0.005)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    finals = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert "model.safetensors.index.json" not in {p.name for p in finals}
+    for path in finals:
+        size = path.stat().st_size
+        with safe_open(path, framework="pt") as handle:
+            keys = list(handle.keys())
+        with path.open("rb") as raw:
+            raw.seek(size - 4096)
+            tail = raw.read()
+        assert len(keys) == 4 and any(tail), path.name  # the last tensor was written
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needles"),
+    [
+        (["{missing}", "--output", "{out}"], 3, ["{missing}"]),
+        (["{model}", "--output", "{model}/sub"], 2, ["inside the model folder"]),
+        (["{model}", "--output", "{model}"], 2, ["inside the model folder"]),
+        (["{model}", "--output", "{out}", "--low", "1", "--high", "0"], 2, ["--low 1.0"]),
+        (["{model}", "--output", "{out}", "--dtype", "int8"], 2, ["'int8'", "keep"]),
+        (["{model}", "--output", "{file}"], 2, ["not a directory"]),
+        (["{nomodel}", "--output", "{out}"], 3, ["no safetensors files"]),
+    ],
+)
+def test_bad_inputs(
+    sharded_model: Path, tmp_path: Path, run_cli, args: list[str], code: int, needles: list[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "nomodel").mkdir()
+    (tmp_path / "nomodel" / "config.json").write_text("{}")
+    values = {
+        "missing": str(tmp_path / "missing"),
+        "model": str(sharded_model),
+        "out": str(tmp_path / "out"),
+        "file": str(tmp_path / "file"),
+        "nomodel": str(tmp_path / "nomodel"),
+    }
+    result = run_cli("dummy-init", *[a.format(**values) for a in args])
+    assert_error(result, code, *[n.format(**values) for n in needles])
+    assert not (tmp_path / "out").exists()
+    assert not (sharded_model / "sub").exists()
+
+
+def test_library_rejects_bad_bounds_and_missing_model(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="greater than"):
+        dummy_init(tmp_path, tmp_path / "out", low=1.0, high=0.0)
+    with pytest.raises(NotFoundError):
+        dummy_init(tmp_path / "missing", tmp_path / "out")
+
+
+def test_initialize_dummy_weights_is_seeded_per_tensor_and_skips_meta() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Linear(16, 16))
+    model[1].to(torch.bfloat16)
+    initialize_dummy_weights(model, None, seed=5)
+    first = model[0].weight.detach().clone()
+    assert in_bounds(first)
+    lone = torch.empty(16, 16)
+    initialize_single_dummy_weight(lone, seed=5)
+    assert torch.equal(first, lone)  # depends only on seed, shape and dtype
+    fp8 = torch.zeros(16, 16, dtype=torch.float8_e5m2)
+    initialize_single_dummy_weight(fp8, seed=5)
+    assert fp8.float().abs().max() > 0
+    ints = torch.ones(4, dtype=torch.int32)
+    initialize_single_dummy_weight(ints)
+    assert torch.equal(ints, torch.ones(4, dtype=torch.int32))
+    meta = torch.empty(4, 4, device="meta")
+    initialize_single_dummy_weight(meta)  # no error, nothing to fill
+
+
+class CountingCheckpoint:
+    """A local checkpoint that counts the bytes read through it (a remote one bills these)."""
+
+    def __init__(self, folder: Path) -> None:
+        from weightlib.checkpoint import LocalCheckpoint
+
+        self.inner = LocalCheckpoint(folder)
+        self.read: dict[str, int] = {}
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def file_sizes(self):  # type: ignore[no-untyped-def]
+        return self.inner.file_sizes()
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        data = self.inner.read_range(path, start, length)
+        self.read[path] = self.read.get(path, 0) + len(data)
+        return data
+
+    def read_file(self, path: str) -> bytes:
+        data = self.inner.read_file(path)
+        self.read[path] = self.read.get(path, 0) + len(data)
+        return data
+
+
+def test_only_headers_of_weight_files_are_read(sharded_model: Path, tmp_path: Path) -> None:
+    from weightlib.safetensors_header import read_safetensors_header
+
+    checkpoint = CountingCheckpoint(sharded_model)
+    plan = plan_dummy_checkpoint(checkpoint)  # type: ignore[arg-type]
+    write_dummy_checkpoint(plan, tmp_path / "out")
+    for shard in sharded_model.glob("*.safetensors"):
+        assert checkpoint.read[shard.name] == read_safetensors_header(shard).data_start
+    assert set(checkpoint.read) - {p.name for p in sharded_model.glob("*.safetensors")} == {
+        "model.safetensors.index.json",
+        "config.json",
+        "tokenizer.json",
+    }
+
+
+def test_rich_progress_on_a_terminal(sharded_model: Path, tmp_path: Path, cli_env) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [WEIGHTLIB, "dummy-init", sharded_model, "--output", tmp_path / "out"],
+        env={**cli_env, "COLUMNS": "100", "TERM": "xterm"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    terminal = b""
+    try:
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO once the child has exited
+                break
+            if not data:
+                break
+            terminal += data
+    finally:
+        os.close(leader)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, terminal
+    assert b"dummy-init" in terminal  # the progress bar was drawn on the terminal
+    assert stdout.count("\n") == 1 and "tensors" in stdout
+    assert layout_of(tmp_path / "out") == layout_of(sharded_model)
+
+
+def test_help_does_not_import_torch() -> None:
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "weightlib_cli", "dummy-init", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "--seed" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert imported and not imported & {"torch", "numpy"}
+
+
+def test_not_enough_disk_space_is_a_resource_error(
+    sharded_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from weightlib.errors import ResourceError
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=1000))
+    with pytest.raises(ResourceError, match="bytes needed") as info:
+        dummy_init(sharded_model, tmp_path / "out")
+    assert info.value.exit_code == 8
+    assert not list((tmp_path / "out").iterdir())

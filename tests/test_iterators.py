@@ -1,0 +1,283 @@
+"""Weight iterators: the same tensors as `load_file`, the expert filter, pickle refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+from weightlib import iterators  # noqa: E402
+from weightlib.dummy import build_safetensors_header  # noqa: E402
+from weightlib.errors import IntegrityError, InvalidInputError, MissingExtraError  # noqa: E402
+from weightlib.iterators import (  # noqa: E402
+    UnsafeCheckpointError,
+    extract_expert_id,
+    fastsafetensors_weights_iterator,
+    instanttensor_weights_iterator,
+    multi_thread_pt_weights_iterator,
+    multi_thread_safetensors_weights_iterator,
+    np_cache_weights_iterator,
+    pt_weights_iterator,
+    runai_safetensors_weights_iterator,
+    safetensors_weights_iterator,
+)
+
+pytestmark = pytest.mark.torch
+
+
+def state_dict() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return {
+        "embed.weight": torch.randn(50, 32, generator=g).to(torch.bfloat16),
+        "layers.0.w": torch.randn(32, 32, generator=g),
+        "layers.1.w": torch.randn(32, 32, generator=g).to(torch.float16),
+        "layers.2.w": torch.randn(32, 32, generator=g).to(torch.float64),
+        "ids": torch.arange(7, dtype=torch.int64),
+        "flag": torch.tensor([True, False]),
+        "scalar": torch.tensor(3.5),
+        "fp8": torch.randn(4, 4, generator=g).to(torch.float8_e4m3fn),
+    }
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from huggingface_hub.serialization import save_torch_state_dict
+
+    folder = tmp_path_factory.mktemp("model")
+    save_torch_state_dict(state_dict(), folder, max_shard_size=6000)
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    files = sorted({folder / f for f in index["weight_map"].values()})
+    assert len(files) >= 3
+    return files
+
+
+def reference(files: list[Path]) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for f in files:
+        out.update(load_file(str(f)))
+    return out
+
+
+def assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    assert got.keys() == expected.keys()
+    for name, tensor in expected.items():
+        assert got[name].dtype == tensor.dtype, name
+        assert got[name].shape == tensor.shape, name
+        assert torch.equal(got[name].cpu(), tensor), name
+
+
+def collect(iterator) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, tensor in iterator:
+        assert name not in out, f"{name} yielded twice"
+        out[name] = tensor.clone()
+    return out
+
+
+@pytest.mark.parametrize("strategy", [None, "lazy", "eager", "prefetch"])
+def test_safetensors_iterator_matches_load_file(shards: list[Path], strategy: str | None) -> None:
+    got = collect(safetensors_weights_iterator(shards, True, safetensors_load_strategy=strategy))
+    assert_same(got, reference(shards))
+
+
+def test_safetensors_iterator_on_real_minilm(minilm_dir: Path) -> None:
+    files = [minilm_dir / "model.safetensors"]
+    for strategy in ("lazy", "eager"):
+        got = collect(safetensors_weights_iterator(files, False, strategy))
+        assert_same(got, reference(files))
+
+
+def test_files_are_read_in_natural_order(tmp_path: Path) -> None:
+    for n in (10, 2, 1):
+        save_file({f"t{n}": torch.zeros(1)}, str(tmp_path / f"model-{n}-of-10.safetensors"))
+    names = [n for n, _ in safetensors_weights_iterator(sorted(tmp_path.iterdir()), False)]
+    assert names == ["t1", "t2", "t10"]
+
+
+def test_unknown_strategy_is_refused(shards: list[Path]) -> None:
+    with pytest.raises(InvalidInputError, match="'mmap'"):
+        list(safetensors_weights_iterator(shards, False, safetensors_load_strategy="mmap"))
+
+
+def write_moe(path: Path) -> None:
+    """Experts 0-3; expert 2 is stored as F6_E2M3, which no reader can decode: reading it fails."""
+    specs = [("model.embed.weight", "F32", (4, 4))]
+    for layer in range(2):
+        for expert in range(4):
+            dtype = "F6_E2M3" if expert == 2 else "F32"
+            specs.append((f"model.layers.{layer}.mlp.experts.{expert}.w1.weight", dtype, (4, 4)))
+        specs.append((f"model.layers.{layer}.mlp.gate.weight", "F32", (4, 4)))
+    header, planned = build_safetensors_header(specs)
+    path.write_bytes(header + bytes(sum(t.nbytes for t in planned)))
+
+
+@pytest.mark.parametrize("strategy", ["lazy", "eager", "prefetch"])
+def test_expert_filter_skips_other_experts_before_reading(tmp_path: Path, strategy: str) -> None:
+    path = tmp_path / "moe.safetensors"
+    write_moe(path)
+    names = [
+        n for n, _ in safetensors_weights_iterator([path], False, strategy, local_expert_ids={0, 3})
+    ]
+    assert sorted(names) == sorted(
+        ["model.embed.weight"]
+        + [f"model.layers.{i}.mlp.experts.{e}.w1.weight" for i in range(2) for e in (0, 3)]
+        + [f"model.layers.{i}.mlp.gate.weight" for i in range(2)]
+    )
+    with pytest.raises(Exception, match="F6_E2M3"):  # unfiltered, the unreadable expert is read
+        list(safetensors_weights_iterator([path], False, strategy))
+
+
+def test_prefetch_ranges_leave_out_skipped_experts(tmp_path: Path) -> None:
+    from weightlib.safetensors_header import read_safetensors_header
+
+    path = tmp_path / "moe.safetensors"
+    write_moe(path)
+    ranges = iterators._wanted_ranges(str(path), {1})
+    for info in read_safetensors_header(path).tensors:
+        inside = any(start <= info.file_start and info.file_end <= end for start, end in ranges)
+        assert inside == (extract_expert_id(info.name) in (None, 1)), info.name
+
+
+def test_extract_expert_id() -> None:
+    assert extract_expert_id("model.layers.3.mlp.experts.12.down_proj.weight") == 12
+    assert extract_expert_id("model.layers.3.mlp.shared_experts.down_proj.weight") is None
+    assert extract_expert_id("model.layers.3.mlp.gate.weight") is None
+
+
+def test_multi_thread_safetensors_matches_load_file(shards: list[Path]) -> None:
+    got = collect(multi_thread_safetensors_weights_iterator(shards, False, max_workers=2))
+    assert_same(got, reference(shards))
+
+
+@pytest.fixture
+def bin_files(tmp_path: Path) -> list[Path]:
+    state = state_dict()
+    names = list(state)
+    files = []
+    for i, chunk in enumerate((names[:3], names[3:])):
+        path = tmp_path / f"pytorch_model-0000{i + 1}-of-00002.bin"
+        torch.save({n: state[n] for n in chunk}, path)
+        files.append(path)
+    return files
+
+
+def test_pt_iterators_match_the_saved_tensors(bin_files: list[Path]) -> None:
+    assert_same(collect(pt_weights_iterator(bin_files, False)), state_dict())
+    assert_same(
+        collect(multi_thread_pt_weights_iterator(bin_files, False, max_workers=2)), state_dict()
+    )
+
+
+class Payload:
+    """Any object a pickle can rebuild: weights_only loading must refuse it."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.getcwd, ())
+
+
+def test_pickle_payload_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pytorch_model.bin"
+    torch.save({"w": torch.zeros(2), "payload": Payload()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"pytorch_model\.bin: refused"):
+        list(pt_weights_iterator([path], False))
+    with pytest.raises(UnsafeCheckpointError):
+        list(multi_thread_pt_weights_iterator([path], False))
+
+
+def test_non_tensor_content_is_refused(tmp_path: Path) -> None:
+    listing = tmp_path / "list.bin"
+    torch.save([torch.zeros(1)], listing)
+    with pytest.raises(UnsafeCheckpointError, match="list"):
+        list(pt_weights_iterator([listing], False))
+    mixed = tmp_path / "mixed.bin"
+    torch.save({"w": torch.zeros(1), "step": 5}, mixed)
+    with pytest.raises(UnsafeCheckpointError, match="'step'"):
+        list(pt_weights_iterator([mixed], False))
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(IntegrityError, match=r"garbage\.bin"):
+        list(pt_weights_iterator([garbage], False))
+
+
+def test_np_cache_dumps_once_under_the_lock(bin_files: list[Path], tmp_path: Path) -> None:
+    folder = bin_files[0].parent
+    cache = tmp_path / "locks"
+    first = collect(np_cache_weights_iterator("org/model", cache, folder, bin_files, False))
+    assert_same(first, state_dict())
+    assert (folder / "np" / "weight_names.json").exists()
+    assert list(cache.glob("*.lock"))
+    for path in bin_files:  # a second run reads the cache only
+        path.unlink()
+    second = collect(np_cache_weights_iterator("org/model", cache, folder, bin_files, False))
+    assert_same(second, state_dict())
+
+
+def test_np_cache_file_names_cannot_escape(tmp_path: Path) -> None:
+    path = tmp_path / "pytorch_model.bin"
+    torch.save({"../../escape": torch.ones(2), "a/b": torch.zeros(1)}, path)
+    got = collect(np_cache_weights_iterator("m", tmp_path / "locks", tmp_path, [path], False))
+    assert set(got) == {"../../escape", "a/b"}
+    assert not (tmp_path.parent / "escape.npy").exists()
+    assert all(p.parent == tmp_path / "np" for p in (tmp_path / "np").rglob("*") if p.is_file())
+
+
+def test_runai_streamer_on_cpu_matches_load_file(shards: list[Path]) -> None:
+    pytest.importorskip("runai_model_streamer")
+    got = collect(runai_safetensors_weights_iterator(shards, False))
+    assert_same(got, reference(shards))
+
+
+def test_runai_streamer_expert_filter(tmp_path: Path) -> None:
+    pytest.importorskip("runai_model_streamer")
+    path = tmp_path / "moe.safetensors"
+    specs = {f"m.experts.{e}.w": torch.full((2, 2), float(e)) for e in range(3)}
+    save_file({**specs, "m.gate": torch.ones(2)}, str(path))
+    got = collect(runai_safetensors_weights_iterator([path], False, local_expert_ids={1}))
+    assert set(got) == {"m.experts.1.w", "m.gate"}
+
+
+def test_fastsafetensors_on_cpu_matches_load_file(shards: list[Path]) -> None:
+    pytest.importorskip("fastsafetensors")
+    got = collect(fastsafetensors_weights_iterator(shards, False, device="cpu"))
+    assert_same(got, reference(shards))
+
+
+def test_instanttensor_without_cuda_fails_clearly(shards: list[Path]) -> None:
+    pytest.importorskip("instanttensor")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(InvalidInputError, match="CUDA"):
+        list(instanttensor_weights_iterator(shards, False))
+
+
+@pytest.mark.parametrize(
+    ("module", "function"),
+    [
+        ("runai_model_streamer", runai_safetensors_weights_iterator),
+        ("fastsafetensors", fastsafetensors_weights_iterator),
+        ("instanttensor", instanttensor_weights_iterator),
+    ],
+)
+def test_missing_backend_names_the_loaders_extra(
+    shards: list[Path], monkeypatch: pytest.MonkeyPatch, module: str, function
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(MissingExtraError, match=r"weightlib\[loaders\]") as info:
+        list(function(shards, False))
+    assert module in str(info.value)
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(
+    shards: list[Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    list(safetensors_weights_iterator(shards, True, "lazy"))
+    list(pt_weights_iterator([], True))
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""

@@ -1,0 +1,522 @@
+"""Dummy checkpoints: the exact tensor layout of a model, filled with seeded random values.
+
+`plan_dummy_checkpoint` reads only the safetensors headers (and the index) of a checkpoint, local
+or remote, through `weightlib.checkpoint`; `write_dummy_checkpoint` then streams every shard to a
+temporary file beside its final name (header first, then tensor data in chunks, so memory stays
+bounded whatever the model size), fsyncs it and renames it; the index is written last.
+
+Values follow vLLM's `initialize_dummy_weights`: every floating tensor is filled with
+uniform(low, high) from a generator re-seeded with `seed` for that tensor, so values depend only on
+seed, shape and dtype; dtypes under 16 bits (fp8) are filled in fp16 and cast; integer and bool
+tensors (and float formats torch cannot unpack: F4, F6) are zeros.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .atomic import atomic_writer, fsync_directory
+from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
+from .errors import InvalidInputError, NotFoundError, NoWeightFilesError, ResourceError
+from .safetensors_header import (
+    DTYPE_BITS,
+    SafetensorsHeader,
+    parse_header_json,
+    parse_header_length,
+)
+from .shards import (
+    BIN_INDEX,
+    FORMAT_PATTERNS,
+    SAFETENSORS_INDEX,
+    is_serving_support_file,
+    require_weights,
+)
+from .torch_support import SAFETENSORS_TO_TORCH, import_torch
+
+if TYPE_CHECKING:
+    import torch
+
+DTYPE_CHOICES: dict[str, str | None] = {"keep": None, "bf16": "BF16", "fp16": "F16", "fp32": "F32"}
+"""`--dtype` values → the safetensors dtype floating tensors are written in (None: unchanged)."""
+
+CONVERTIBLE_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+"""Dtypes `--dtype` converts; quantized sub-16-bit floats (fp8, fp4, fp6) keep their layout."""
+
+CAST_FROM_FP16_DTYPES = frozenset({"F8_E4M3", "F8_E5M2", "F8_E8M0"})
+"""Floating dtypes under 16 bits: filled in fp16, then cast (vLLM's rule)."""
+
+DIRECT_FILL_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+"""Tensor data is generated and written in chunks of this size (bounds memory per worker)."""
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    """One tensor of an output shard: output dtype, shape and absolute byte range in the file."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    file_start: int
+    nbytes: int
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class PlannedShard:
+    """An output safetensors file: its header prefix (length + JSON), tensors in offset order."""
+
+    path: str
+    header: bytes
+    tensors: tuple[PlannedTensor, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.header) + sum(t.nbytes for t in self.tensors)
+
+
+@dataclass
+class DummyPlan:
+    """What `write_dummy_checkpoint` will write for one source checkpoint."""
+
+    source: str
+    checkpoint: Checkpoint
+    shards: list[PlannedShard]
+    support_files: list[str]
+    index_file: str | None = None
+    index_bytes: bytes | None = None
+    dtype: str = "keep"
+
+    @property
+    def tensor_count(self) -> int:
+        return sum(len(s.tensors) for s in self.shards)
+
+    @property
+    def data_bytes(self) -> int:
+        """Tensor bytes to generate (what progress counts)."""
+        return sum(t.nbytes for s in self.shards for t in s.tensors)
+
+    @property
+    def largest_tensor_bytes(self) -> int:
+        return max((t.nbytes for s in self.shards for t in s.tensors), default=0)
+
+
+@dataclass
+class DummyResult:
+    """What was written: relative paths in write order, tensor count, total bytes, wall time."""
+
+    source: str
+    output: str
+    files: list[str] = field(default_factory=list)
+    tensors: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "output": self.output,
+            "files": self.files,
+            "tensors": self.tensors,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def check_dummy_options(low: float, high: float, dtype: str) -> None:
+    """Validate `--low/--high/--dtype` before anything is read."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidInputError(f"--low {low} and --high {high} must be finite numbers")
+    if low > high:
+        raise InvalidInputError(f"--low {low} is greater than --high {high}")
+    if dtype not in DTYPE_CHOICES:
+        raise InvalidInputError(f"unknown --dtype {dtype!r}; use one of {', '.join(DTYPE_CHOICES)}")
+
+
+def _read_header(checkpoint: Checkpoint, path: str, size: int) -> SafetensorsHeader:
+    source = f"{checkpoint.name}/{path}"
+    length = parse_header_length(checkpoint.read_range(path, 0, 8), size, source)
+    header = checkpoint.read_range(path, 8, length)
+    return parse_header_json(header, size, source, header_size=length)
+
+
+def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
+    return math.prod(shape) * DTYPE_BITS[dtype] // 8
+
+
+def build_safetensors_header(
+    tensors: Iterable[tuple[str, str, tuple[int, ...]]], metadata: Mapping[str, str] | None = None
+) -> tuple[bytes, list[PlannedTensor]]:
+    """Length prefix + JSON header (space-padded to a multiple of 8) for tensors in this order."""
+    entries: dict[str, Any] = {}
+    if metadata is not None:
+        entries["__metadata__"] = dict(metadata)
+    layout: list[tuple[str, str, tuple[int, ...], int, int]] = []
+    offset = 0
+    for name, dtype, shape in tensors:
+        nbytes = _nbytes(dtype, shape)
+        entries[name] = {
+            "dtype": dtype,
+            "shape": list(shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        layout.append((name, dtype, shape, offset, nbytes))
+        offset += nbytes
+    text = json.dumps(entries, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    prefix = len(text).to_bytes(8, "little") + text
+    planned = [PlannedTensor(n, d, s, len(prefix) + b, nb) for n, d, s, b, nb in layout]
+    return prefix, planned
+
+
+def _plan_shard(path: str, header: SafetensorsHeader, target: str | None) -> PlannedShard:
+    specs = []
+    for info in header.tensors:  # data order of the source
+        dtype = target if target is not None and info.dtype in CONVERTIBLE_DTYPES else info.dtype
+        specs.append((info.name, dtype, info.shape))
+    if target is not None:
+        # Changed element sizes could misalign tensors; largest elements first keeps every
+        # tensor aligned to its element size (no holes are allowed in safetensors data).
+        specs.sort(key=lambda spec: -DTYPE_BITS[spec[1]])
+    prefix, planned = build_safetensors_header(specs, header.metadata)
+    return PlannedShard(path, prefix, tuple(planned))
+
+
+def _support_files(paths: Iterable[str]) -> list[str]:
+    """Small non-weight files a loader reads: at the root and in subfolders (pooling config)."""
+    from .shards import natural_sorted
+
+    chosen = []
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        if path in (SAFETENSORS_INDEX, BIN_INDEX) or any(
+            part.startswith(".") for part in path.split("/")
+        ):
+            continue
+        if is_serving_support_file(path) or ("/" in path and is_serving_support_file(name)):
+            chosen.append(path)
+    return natural_sorted(chosen)
+
+
+def plan_dummy_checkpoint(
+    model: str | os.PathLike[str] | Checkpoint, dtype: str = "keep"
+) -> DummyPlan:
+    """Read the index and safetensors headers of `model` (no tensor data) and lay out the output."""
+    if dtype not in DTYPE_CHOICES:
+        raise InvalidInputError(f"unknown --dtype {dtype!r}; use one of {', '.join(DTYPE_CHOICES)}")
+    if isinstance(model, (str, os.PathLike)):
+        name = os.fspath(model)
+        try:
+            checkpoint = open_checkpoint(name)
+        except ImportError:
+            raise NotFoundError(
+                f"{name}: no such folder (remote repositories are not available in this build)"
+            ) from None
+    else:
+        checkpoint = model
+    sizes = checkpoint.file_sizes()
+    selection = select_checkpoint_weights(checkpoint, "safetensors")
+    if not selection.files and not selection.missing:
+        raise NoWeightFilesError(
+            f"{checkpoint.name}: no safetensors files found (dummy-init copies their headers)"
+        )
+    require_weights(selection, checkpoint.name)
+    target = DTYPE_CHOICES[dtype]
+    shards = [
+        _plan_shard(p, _read_header(checkpoint, p, sizes[p]), target) for p in selection.files
+    ]
+    plan = DummyPlan(checkpoint.name, checkpoint, shards, _support_files(sizes), dtype=dtype)
+    if selection.index_file is not None:
+        plan.index_file = selection.index_file
+        original = checkpoint.read_file(selection.index_file)
+        plan.index_bytes = original if target is None else _retyped_index(original, plan)
+    return plan
+
+
+def _retyped_index(original: bytes, plan: DummyPlan) -> bytes:
+    """The index with the same weight_map and `total_size` updated for the converted dtypes."""
+    document = json.loads(original)
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict) and "total_size" in metadata:
+        metadata["total_size"] = plan.data_bytes
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def check_output_dir(
+    output: str | os.PathLike[str], force: bool, model_folder: Path | None = None
+) -> Path:
+    """`output` after the checks: not a file, not inside the model, empty unless `force`."""
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"{output}: exists and is not a directory")
+    if model_folder is not None:
+        model_real, out_real = model_folder.resolve(), out.resolve()
+        if out_real == model_real or model_real in out_real.parents:
+            raise InvalidInputError(
+                f"{output}: is inside the model folder {model_folder}; choose another --output"
+            )
+    if out.is_dir() and not force and any(out.iterdir()):
+        raise InvalidInputError(f"{output}: exists and is not empty (use --force to write into it)")
+    return out
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _temp_beside(target: Path) -> Any:
+    """An O_EXCL temp file beside `target` (fd, temp path); removed unless renamed by the caller."""
+    import secrets
+
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o666 & ~_current_umask())
+        yield fd, temp
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
+class _Filler:
+    """Generates a tensor's values chunk by chunk (same values as one whole fill), writes them."""
+
+    def __init__(
+        self, seed: int, low: float, high: float, chunk_bytes: int, progress: ProgressCallback
+    ) -> None:
+        self.torch = import_torch("dummy checkpoints")
+        self.seed, self.low, self.high = seed, low, high
+        self.chunk_bytes = max(chunk_bytes, 4096)
+        self.progress = progress
+        self.zeros = bytes(min(self.chunk_bytes, 1 << 22))
+
+    def write_tensor(self, fd: int, tensor: PlannedTensor) -> None:
+        torch = self.torch
+        if tensor.dtype in DIRECT_FILL_DTYPES or tensor.dtype in CAST_FROM_FP16_DTYPES:
+            out_dtype = getattr(torch, SAFETENSORS_TO_TORCH[tensor.dtype])
+            cast = tensor.dtype in CAST_FROM_FP16_DTYPES
+            fill_dtype = torch.float16 if cast else out_dtype
+            itemsize = DTYPE_BITS[tensor.dtype] // 8
+            step = max(1, self.chunk_bytes // itemsize)
+            numel = tensor.numel
+            generator = torch.Generator().manual_seed(self.seed)
+            buffer = torch.empty(min(step, numel), dtype=fill_dtype)
+            for start in range(0, numel, step):
+                count = min(step, numel - start)
+                chunk = buffer[:count].uniform_(self.low, self.high, generator=generator)
+                out = chunk.to(out_dtype) if cast else chunk
+                raw = memoryview(out.view(torch.uint8).numpy())
+                _pwrite_all(fd, raw, tensor.file_start + start * itemsize)
+                self.progress(len(raw))
+        else:  # integers, bool, complex, and float formats without a torch dtype (F4, F6)
+            done = 0
+            while done < tensor.nbytes:
+                count = min(len(self.zeros), tensor.nbytes - done)
+                _pwrite_all(fd, memoryview(self.zeros)[:count], tensor.file_start + done)
+                done += count
+                self.progress(count)
+
+
+def _check_free_space(directory: Path, needed: int) -> None:
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        return
+    if usage.free < needed:
+        raise ResourceError(
+            f"{directory}: {needed} bytes needed for the dummy checkpoint, {usage.free} free"
+        )
+
+
+def _remove_stale_weights(out: Path, keep: set[str]) -> None:
+    """With --force: drop root weight/index files this run does not write, and stale temp files."""
+    import fnmatch
+
+    patterns = (*FORMAT_PATTERNS.values(), SAFETENSORS_INDEX, BIN_INDEX)
+    leftovers = tuple(f".{name}.*.tmp" for name in keep if "/" not in name)
+    for entry in out.iterdir():
+        if entry.name in keep or not entry.is_file():
+            continue
+        if any(fnmatch.fnmatchcase(entry.name, p) for p in (*patterns, *leftovers)):
+            entry.unlink()  # a stale weight file, or a temp file of an interrupted run
+
+
+def write_dummy_checkpoint(
+    plan: DummyPlan,
+    output: str | os.PathLike[str],
+    *,
+    seed: int = 1234,
+    low: float = -1e-3,
+    high: float = 1e-3,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> DummyResult:
+    """Write the planned checkpoint into `output`: shards, support files, then the index.
+
+    Each file is written to a temp file beside its final name, fsynced and renamed, so an
+    interrupted run never leaves an incomplete file under a final name. Tensors are generated
+    by `workers` threads (different tensors in parallel) in chunks of `chunk_bytes`, so memory
+    stays at about workers × chunk_bytes whatever the tensor sizes.
+    """
+    check_dummy_options(low, high, plan.dtype)
+    started = time.monotonic()
+    model_folder = plan.checkpoint.folder if isinstance(plan.checkpoint, LocalCheckpoint) else None
+    out = check_output_dir(output, force, model_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    replaced = sum((out / s.path).stat().st_size for s in plan.shards if (out / s.path).is_file())
+    largest = max((s.size for s in plan.shards), default=0)
+    needed = sum(s.size for s in plan.shards) - replaced + (largest if replaced else 0)
+    _check_free_space(out, needed)
+    lock = threading.Lock()
+
+    def advance(n: int) -> None:
+        if progress is not None:
+            with lock:
+                progress(n)
+
+    filler = _Filler(seed, low, high, chunk_bytes, advance)
+    result = DummyResult(plan.source, os.fspath(output), tensors=plan.tensor_count)
+    workers = workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
+        for shard in plan.shards:
+            target = out / shard.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _temp_beside(target) as (fd, temp):
+                _pwrite_all(fd, memoryview(shard.header), 0)
+                os.ftruncate(fd, shard.size)
+                jobs = [pool.submit(filler.write_tensor, fd, t) for t in shard.tensors]
+                try:
+                    for job in jobs:
+                        job.result()
+                finally:
+                    for job in jobs:
+                        job.cancel()
+                    for job in jobs:
+                        with contextlib.suppress(BaseException):
+                            job.result()
+                os.fsync(fd)
+                os.replace(temp, target)
+            fsync_directory(target.parent)
+            result.files.append(shard.path)
+            result.bytes += shard.size
+    for path in plan.support_files:
+        data = plan.checkpoint.read_file(path)
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(target, "wb") as handle:
+            handle.write(data)
+        _copy_mode(plan.checkpoint, path, target)
+        result.files.append(path)
+        result.bytes += len(data)
+    written = set(result.files)
+    if plan.index_file is not None:
+        written.add(plan.index_file)
+    if force:
+        _remove_stale_weights(out, written)
+    if plan.index_file is not None and plan.index_bytes is not None:
+        with atomic_writer(out / plan.index_file, "wb") as handle:
+            handle.write(plan.index_bytes)
+        result.files.append(plan.index_file)
+        result.bytes += len(plan.index_bytes)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _copy_mode(checkpoint: Checkpoint, path: str, target: Path) -> None:
+    """Keep the executable bit of local support files (custom model code scripts)."""
+    if isinstance(checkpoint, LocalCheckpoint):
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(os.stat(checkpoint.local_path(path)).st_mode)
+            if mode & 0o111:
+                os.chmod(target, mode)
+
+
+def dummy_init(
+    model: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    seed: int = 1234,
+    low: float = -1e-3,
+    high: float = 1e-3,
+    dtype: str = "keep",
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> DummyResult:
+    """Plan and write a dummy checkpoint of `model` into `output` (library form of `dummy-init`)."""
+    check_dummy_options(low, high, dtype)
+    plan = plan_dummy_checkpoint(model, dtype)
+    return write_dummy_checkpoint(
+        plan, output, seed=seed, low=low, high=high, force=force, progress=progress
+    )
+
+
+def initialize_single_dummy_weight(
+    param: torch.Tensor, low: float = -1e-3, high: float = 1e-3, seed: int = 1234
+) -> None:
+    """Fill a floating tensor in place with uniform(low, high) from a generator seeded with `seed`.
+
+    Meta tensors and non-floating tensors are left alone; dtypes under 16 bits are filled in
+    fp16 and cast, as vLLM does.
+    """
+    torch = import_torch("initialize_single_dummy_weight")
+    if param.device.type == "meta" or not torch.is_floating_point(param):
+        return
+    generator = torch.Generator(device=param.data.device)
+    generator.manual_seed(seed)
+    if torch.finfo(param.data.dtype).bits < 16:
+        temp = torch.empty(param.data.shape, dtype=torch.float16, device=param.data.device)
+        temp.uniform_(low, high, generator=generator)
+        param.data.copy_(temp)
+    else:
+        param.data.uniform_(low, high, generator=generator)
+
+
+def initialize_dummy_weights(
+    model: torch.nn.Module,
+    model_config: object | None = None,
+    low: float = -1e-3,
+    high: float = 1e-3,
+    seed: int = 1234,
+) -> None:
+    """Fill every floating parameter and buffer of `model` with seeded uniform values (as vLLM).
+
+    Each tensor gets a generator re-seeded with `seed`, so values depend only on seed, shape and
+    dtype, never on the order or partitioning of parameters. `model_config` is accepted for
+    vLLM compatibility and unused.
+    """
+    import_torch("initialize_dummy_weights")
+    check_dummy_options(low, high, "keep")
+    for tensor in model.state_dict().values():
+        initialize_single_dummy_weight(tensor, low, high, seed)
