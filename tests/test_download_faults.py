@@ -182,24 +182,6 @@ def test_lock_timeout_exits_7(
     last_line(result)
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A 1 MiB tmpfs (tests run as root in CI); skipped where mounting is not allowed."""
-    import subprocess
-
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def test_disk_preflight_exits_8_before_writing(
     run_cli, hf_hub: HubServer, hub_env: dict[str, str], small_fs: Path, tmp_path: Path
 ) -> None:

@@ -18,16 +18,16 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .diskspace import check_disk_space
 from .errors import (
     ChecksumMismatchError,
     InvalidInputError,
-    LockTimeoutError,
     MissingShardsError,
     NotFoundError,
     NoWeightFilesError,
@@ -35,6 +35,7 @@ from .errors import (
     ResourceError,
 )
 from .hub.base import HubTransport, RemoteFile, RepoListing, SnapshotLayout, TransientRemoteError
+from .locks import PosixLock
 from .shards import (
     SAFETENSORS_INDEX,
     WEIGHT_FORMATS,
@@ -45,10 +46,6 @@ from .shards import (
 
 DOWNLOAD_FORMATS = (*WEIGHT_FORMATS, "all")
 """`--format` values: a weight format, `auto`, or `all` (every file of the repository)."""
-
-DISK_MARGIN_BYTES = 16 * 1024 * 1024
-"""Free space kept beyond the bytes to fetch (plus 1 % of them)."""
-
 
 # ---- settings --------------------------------------------------------------------------------
 
@@ -69,69 +66,6 @@ def retry_delay(attempt: int) -> float:
     """Exponential backoff before retry `attempt` (1-based), capped at 15 s."""
     base = _env_float("WEIGHTLIB_RETRY_BASE_DELAY", 1.0)
     return float(min(base * 2 ** (attempt - 1), 15.0))
-
-
-# ---- locking ---------------------------------------------------------------------------------
-
-
-class RepoLock:
-    """An exclusive POSIX record lock (`lockf`) on a file, shared by all users (mode 0o666).
-
-    Unlike `flock`, `lockf` locks are coherent across nodes on NFS and GPFS, and the kernel drops
-    them when the holder dies (SIGKILL included), so a rerun never waits on a stale lock.
-    """
-
-    def __init__(self, path: Path, timeout: float | None, what: str) -> None:
-        self.path = path
-        self.timeout = timeout
-        self.what = what
-        self._fd: int | None = None
-
-    def acquire(self, on_wait: Callable[[], None] | None = None) -> None:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o666)
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        waited = False
-        while True:
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EACCES, errno.EAGAIN):
-                    os.close(fd)
-                    raise
-            if deadline is not None and time.monotonic() >= deadline:
-                os.close(fd)
-                raise LockTimeoutError(
-                    f"{self.what}: timed out after {self.timeout:g}s waiting for another "
-                    f"download to release {self.path}"
-                )
-            if not waited and on_wait is not None:
-                on_wait()
-            waited = True
-            time.sleep(0.1)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            import fcntl
-
-            with contextlib.suppress(OSError):
-                fcntl.lockf(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    @contextlib.contextmanager
-    def held(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        self.acquire(on_wait)
-        try:
-            yield
-        finally:
-            self.release()
 
 
 # ---- results ---------------------------------------------------------------------------------
@@ -253,31 +187,6 @@ def select_inference_files(
     chosen |= {p for p in paths if include and _matches(p, include)}
     chosen = {p for p in chosen if not (exclude and _matches(p, exclude))}
     return [listing.file(p) for p in sorted(chosen, key=natural_sort_key)]
-
-
-# ---- disk space ------------------------------------------------------------------------------
-
-
-def free_bytes(path: Path) -> int:
-    """Free space for an unprivileged writer on the filesystem that holds (or will hold) `path`."""
-    probe = path
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    stats = os.statvfs(probe)
-    return stats.f_bavail * stats.f_frsize
-
-
-def check_disk_space(destination: Path, needed: int, what: str) -> None:
-    """ResourceError (exit 8) unless `destination` has `needed` bytes free plus a margin."""
-    if needed <= 0:
-        return
-    margin = DISK_MARGIN_BYTES + needed // 100
-    available = free_bytes(destination)
-    if available < needed + margin:
-        raise ResourceError(
-            f"{what}: not enough disk space at {destination}: {needed} bytes to fetch "
-            f"(+{margin} margin), {available} free"
-        )
 
 
 # ---- the flow --------------------------------------------------------------------------------
@@ -639,7 +548,7 @@ def download(
                 ref.source,
             )
 
-    lock = RepoLock(_lock_path(layout), lock_timeout, label)
+    lock = PosixLock(_lock_path(layout), lock_timeout, label)
     on_wait = None
     if progress is not None:
         progress_ref = progress
@@ -791,14 +700,11 @@ __all__ = [
     "DownloadProgress",
     "DownloadResult",
     "FileResult",
-    "RepoLock",
-    "check_disk_space",
     "download",
     "download_safetensors_index_file_from_hf",
     "download_weights_from_hf",
     "enable_hf_transfer",
     "enable_xet_high_performance",
-    "free_bytes",
     "get_transport",
     "select_inference_files",
 ]

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import stat
 import threading
 import time
@@ -29,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
-from .errors import InvalidInputError, NotFoundError, NoWeightFilesError, ResourceError
+from .diskspace import check_disk_space
+from .errors import InvalidInputError, NotFoundError, NoWeightFilesError
 from .safetensors_header import (
     DTYPE_BITS,
     SafetensorsHeader,
@@ -347,17 +347,6 @@ class _Filler:
                 self.progress(count)
 
 
-def _check_free_space(directory: Path, needed: int) -> None:
-    try:
-        usage = shutil.disk_usage(directory)
-    except OSError:
-        return
-    if usage.free < needed:
-        raise ResourceError(
-            f"{directory}: {needed} bytes needed for the dummy checkpoint, {usage.free} free"
-        )
-
-
 def _remove_stale_weights(out: Path, keep: set[str]) -> None:
     """With --force: drop root weight/index files this run does not write, and stale temp files."""
     import fnmatch
@@ -398,7 +387,7 @@ def write_dummy_checkpoint(
     replaced = sum((out / s.path).stat().st_size for s in plan.shards if (out / s.path).is_file())
     largest = max((s.size for s in plan.shards), default=0)
     needed = sum(s.size for s in plan.shards) - replaced + (largest if replaced else 0)
-    _check_free_space(out, needed)
+    check_disk_space(out, needed, f"dummy checkpoint in {out}")
     lock = threading.Lock()
 
     def advance(n: int) -> None:

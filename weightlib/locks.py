@@ -1,12 +1,20 @@
-"""Inter-process locks so that concurrent processes prepare one model once."""
+"""Inter-process locks so that concurrent processes prepare one model once.
+
+Two kinds: `get_lock` is vLLM's (filelock, i.e. `flock`), kept for compatibility; `PosixLock`
+uses POSIX record locks (`lockf`), which stay coherent across nodes on NFS and GPFS where
+`flock` can silently be a no-op, and which the kernel drops when the holder dies.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import LockTimeoutError
@@ -57,3 +65,67 @@ def hold_lock(lock: filelock.BaseFileLock, what: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+class PosixLock:
+    """An exclusive POSIX record lock (`lockf`) on a file, shared by all users (mode 0o666).
+
+    Unlike `flock`, `lockf` locks are coherent across nodes on NFS and GPFS, and the kernel drops
+    them when the holder dies (SIGKILL included), so a rerun never waits on a stale lock.
+    Record locks belong to the process: threads of one process do not exclude each other.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], timeout: float | None, what: str) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self, on_wait: Callable[[], None] | None = None) -> None:
+        """Wait for the lock (polling); `on_wait` is called once if it is busy."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        waited = False
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                    os.close(fd)
+                    raise
+            if deadline is not None and time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeoutError(
+                    f"{self.what}: timed out after {self.timeout:g}s waiting for another "
+                    f"process to release {self.path}"
+                )
+            if not waited and on_wait is not None:
+                on_wait()
+            waited = True
+            time.sleep(0.1)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock (closing the descriptor drops it too)."""
+        if self._fd is not None:
+            import fcntl
+
+            with contextlib.suppress(OSError):
+                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @contextlib.contextmanager
+    def held(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the lock for the block."""
+        self.acquire(on_wait)
+        try:
+            yield
+        finally:
+            self.release()
