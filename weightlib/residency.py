@@ -1,0 +1,303 @@
+"""How much of a file is in the page cache, which ranges are missing, and dropping it.
+
+Residency never faults pages in: `cachestat(2)` counts cached pages where the kernel has it
+(Linux ≥ 6.5), else `mincore` runs over a read-only mapping that is never touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from . import linux
+from .errors import (
+    AuthError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    RemoteError,
+    WeightlibError,
+)
+
+PAGE_SIZE = linux.PAGE_SIZE
+
+Range = tuple[int, int]
+"""A byte range as (start, end), end exclusive."""
+
+PAGE_MAP_WIDTH = 64
+
+
+@dataclass(frozen=True)
+class FileResidency:
+    """Residency of one file: size, pages, cached pages, and optionally the per-page vector."""
+
+    path: str
+    size: int
+    pages: int
+    resident_pages: int
+    page_vector: bytes | None = None
+    """One byte per page, 1 = cached (only when asked for)."""
+    known: bool = True
+    """False when residency cannot be seen: hidden from this user (see `residency_visible`)
+    or a file that cannot be mapped."""
+    map_text: str | None = None
+    """A page map already drawn (`without_vector`), kept when the vector is dropped."""
+
+    @property
+    def resident_bytes(self) -> int:
+        """Cached bytes (the last page counts only up to the end of the file)."""
+        if self.resident_pages >= self.pages:
+            return self.size
+        return min(self.size, self.resident_pages * PAGE_SIZE)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if self.pages == 0 else 100.0 * self.resident_pages / self.pages
+
+    def page_map(self, width: int = PAGE_MAP_WIDTH) -> str:
+        """A vmtouch-style map: `O` all pages of a bucket cached, `o` some, `.` none."""
+        if self.page_vector is None and self.map_text is not None:
+            return self.map_text
+        if self.page_vector is None or not self.pages:
+            return ""
+        buckets = min(width, self.pages)
+        out = []
+        for i in range(buckets):
+            chunk = self.page_vector[i * self.pages // buckets : (i + 1) * self.pages // buckets]
+            hits = chunk.count(1)
+            out.append("O" if hits == len(chunk) else "o" if hits else ".")
+        return "".join(out)
+
+
+def without_vector(state: FileResidency, width: int = PAGE_MAP_WIDTH) -> FileResidency:
+    """`state` with its page map drawn and the per-page vector dropped (1 byte per 4 KiB page:
+    256 MB for 1 TB of weights), so a command over many files holds one vector at a time."""
+    import dataclasses
+
+    if state.page_vector is None:
+        return state
+    return dataclasses.replace(state, page_vector=None, map_text=state.page_map(width))
+
+
+def error_for_oserror(path: str, exc: OSError) -> WeightlibError:
+    """The typed error for an OS failure on `path`: missing 3, unreadable 4, I/O 6, other 5."""
+    reason = exc.strerror or str(exc)
+    message = f"{path}: {reason}"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return NotFoundError(message)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return AuthError(message)
+    if exc.errno == errno.EIO:
+        return IntegrityError(message)
+    if exc.errno == errno.EISDIR:
+        return InvalidInputError(message)
+    return RemoteError(message)
+
+
+def open_for_cache(path: str | os.PathLike[str]) -> int:
+    """An O_RDONLY descriptor of a regular file, or the typed error naming `path`."""
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise error_for_oserror(name, exc) from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise error_for_oserror(name, exc) from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise InvalidInputError(f"{name}: not a regular file")
+    return fd
+
+
+def residency_visible(fd: int) -> bool:
+    """Whether mincore/cachestat tell this process the truth about `fd`'s file.
+
+    The kernel answers only to the file's owner, root, or a process that may write it: mincore
+    claims every page is cached and cachestat fails with EPERM for everyone else.
+    """
+    euid = os.geteuid()
+    if euid == 0 or os.fstat(fd).st_uid == euid:
+        return True
+    try:
+        return os.access(f"/proc/self/fd/{fd}", os.W_OK, effective_ids=True)
+    except (OSError, NotImplementedError):
+        return False
+
+
+def page_span(start: int, end: int) -> tuple[int, int]:
+    """The page indices [first, last) covering bytes [start, end)."""
+    return start // PAGE_SIZE, (end + PAGE_SIZE - 1) // PAGE_SIZE
+
+
+def merge_ranges(ranges: Iterable[Range], size: int, align: int = PAGE_SIZE) -> list[Range]:
+    """Sort, clip to `size`, widen to `align` boundaries, merge overlapping or touching ranges."""
+    widened = []
+    for start, end in ranges:
+        start, end = max(0, start), min(size, end)
+        if end <= start:
+            continue
+        widened.append((start - start % align, min(size, -(-end // align) * align)))
+    widened.sort()
+    merged: list[Range] = []
+    for start, end in widened:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def missing_runs(vector: bytes, first_page: int, last_page: int) -> list[tuple[int, int]]:
+    """Runs of uncached pages [a, b) inside [first_page, last_page) of a mincore vector."""
+    runs = []
+    pos = first_page
+    while pos < last_page:
+        gap = vector.find(b"\x00", pos, last_page)
+        if gap < 0:
+            break
+        back = vector.find(b"\x01", gap, last_page)
+        stop = last_page if back < 0 else back
+        runs.append((gap, stop))
+        pos = stop
+    return runs
+
+
+def _count_cached(fd: int, size: int, ranges: Sequence[Range], method: str) -> int:
+    if method == "cachestat" or (method == "auto" and linux.cachestat_available()):
+        total = 0
+        for start, end in ranges:
+            total += linux.cachestat(fd, start, end - start)
+        return total
+    total = 0
+    for start, end in ranges:
+        first, last = page_span(start, end)
+        for window in range(first, last, MINCORE_WINDOW_PAGES):
+            stop = min(last, window + MINCORE_WINDOW_PAGES)
+            begin = window * PAGE_SIZE
+            total += linux.mincore_vector(fd, min(size, stop * PAGE_SIZE) - begin, begin).count(1)
+    return total
+
+
+def residency(
+    path: str | os.PathLike[str], *, page_map: bool = False, method: str = "auto"
+) -> FileResidency:
+    """Residency of `path` in the page cache, without faulting any page in.
+
+    `method`: "auto" (cachestat when the kernel has it, mincore otherwise), "cachestat" or
+    "mincore". `page_map=True` always uses mincore and keeps the per-page vector.
+    """
+    if method not in ("auto", "cachestat", "mincore"):
+        raise InvalidInputError(f"unknown residency method {method!r}")
+    name = os.fspath(path)
+    fd = open_for_cache(name)
+    try:
+        size = os.fstat(fd).st_size
+        pages = (size + PAGE_SIZE - 1) // PAGE_SIZE
+        if not residency_visible(fd):
+            return FileResidency(name, size, pages, 0, known=False)
+        try:
+            if page_map:
+                vector = linux.mincore_vector(fd, size)
+                return FileResidency(name, size, pages, vector.count(1), vector)
+            cached = _count_cached(fd, size, [(0, size)] if size else [], method)
+        except OSError:  # the filesystem cannot map the file: residency cannot be seen
+            return FileResidency(name, size, pages, 0, known=False)
+        return FileResidency(name, size, pages, min(pages, cached))
+    finally:
+        os.close(fd)
+
+
+MINCORE_WINDOW_PAGES = 16384
+"""Pages per mincore call (64 MiB): the vector stays 16 KiB whatever the file size."""
+
+
+def _add_range(out: list[Range], start: int, end: int) -> None:
+    if out and out[-1][1] == start:
+        out[-1] = (out[-1][0], end)
+    else:
+        out.append((start, end))
+
+
+def missing_ranges(
+    fd: int, size: int, ranges: Sequence[Range], *, trust_cachestat: bool = False
+) -> list[Range]:
+    """The byte ranges inside `ranges` (page-aligned) whose pages are not cached and up to date.
+
+    Works in windows of `MINCORE_WINDOW_PAGES`, so memory stays flat on a 1 TB file. With
+    `trust_cachestat` a window that cachestat finds full (reads in flight count) or empty is
+    answered without mincore: planning a mostly cold or mostly warm terabyte takes milliseconds.
+    """
+    quick = trust_cachestat and linux.cachestat_available()
+    out: list[Range] = []
+    for start, end in ranges:
+        first, last = page_span(start, end)
+        for window in range(first, last, MINCORE_WINDOW_PAGES):
+            stop = min(last, window + MINCORE_WINDOW_PAGES)
+            begin, finish = window * PAGE_SIZE, min(size, stop * PAGE_SIZE)
+            if quick:
+                cached = linux.cachestat(fd, begin, (stop - window) * PAGE_SIZE)
+                if cached >= stop - window:
+                    continue
+                if cached == 0:
+                    _add_range(out, begin, finish)
+                    continue
+            vector = linux.mincore_vector(fd, finish - begin, begin)
+            for a, b in missing_runs(vector, 0, stop - window):
+                _add_range(out, (window + a) * PAGE_SIZE, min(size, (window + b) * PAGE_SIZE))
+    return out
+
+
+def quick_missing_ranges(fd: int, size: int, ranges: Sequence[Range]) -> list[Range]:
+    """Like `missing_ranges`, but answers fully cached or fully uncached ranges by cachestat alone.
+
+    A warm set is confirmed in microseconds per file; mincore runs only for partly cached ranges.
+    """
+    if not linux.cachestat_available():
+        return missing_ranges(fd, size, ranges)
+    out: list[Range] = []
+    partial: list[Range] = []
+    for start, end in ranges:
+        first, last = page_span(start, end)
+        cached = linux.cachestat(fd, first * PAGE_SIZE, (last - first) * PAGE_SIZE)
+        if cached >= last - first:
+            continue
+        if cached == 0:
+            out.append((start, end))
+        else:
+            partial.append((start, end))
+    out.extend(missing_ranges(fd, size, partial, trust_cachestat=True))
+    out.sort()
+    return out
+
+
+def resident_bytes_in(fd: int, size: int, ranges: Sequence[Range], method: str = "auto") -> int:
+    """Cached bytes inside page-aligned `ranges` of an open file."""
+    cached_pages = 0
+    if ranges:
+        cached_pages = _count_cached(fd, size, ranges, method)
+    wanted = sum(end - start for start, end in ranges)
+    return min(wanted, cached_pages * PAGE_SIZE)
+
+
+def evict(path: str | os.PathLike[str]) -> FileResidency:
+    """Drop `path`'s pages from the page cache (fsync first: dirty pages are not dropped).
+
+    Pages mapped by running processes stay; the returned residency shows what is left.
+    """
+    name = os.fspath(path)
+    fd = open_for_cache(name)
+    try:
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError as exc:
+            raise error_for_oserror(name, exc) from None
+    finally:
+        os.close(fd)
+    return residency(name)
