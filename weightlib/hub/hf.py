@@ -259,17 +259,22 @@ class HfCacheLayout:
     def _link(self, file: RemoteFile) -> Path:
         pointer = self.root / file.path
         pointer.parent.mkdir(parents=True, exist_ok=True)
-        target = os.path.relpath(self.blob_path(file), pointer.parent)
+        blob = self.blob_path(file)
+        target = os.path.relpath(blob, pointer.parent)
         temp = pointer.with_name(f".{pointer.name}.{os.getpid()}.link")
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         try:
             os.symlink(target, temp)
+            os.stat(temp)  # some FUSE mounts (sshfs) create links they cannot resolve (EPERM)
             os.replace(temp, pointer)
-        except OSError:  # no symlinks here (some network filesystems): copy the blob instead
+        except OSError:  # no usable symlinks here: a hard link to the blob, else a copy
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
-            shutil.copyfile(self.blob_path(file), temp)
+            try:
+                os.link(blob, temp)
+            except OSError:
+                shutil.copyfile(blob, temp)
             os.replace(temp, pointer)
         return pointer
 
@@ -411,6 +416,9 @@ class HfTransport:
             key = (listing.commit, path)
             if key not in self._head_cache:
                 end = HEAD_BLOCK if size is None else min(HEAD_BLOCK, size)
+                # One file's head at a time: `index` reads shards in turn, and keeping every
+                # head block cost 100 kB per shard (100 MB at 1,000 shards).
+                self._head_cache.clear()
                 self._head_cache[key] = self._get_range(listing, path, 0, end)
             return self._head_cache[key][start : start + length]
         return self._get_range(listing, path, start, length)
