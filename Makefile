@@ -27,6 +27,14 @@ format: install
 test: lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+completions: install
+	_WEIGHTLIB_COMPLETE=source_bash $(BIN)/weightlib > completions/weightlib.bash
+	_WEIGHTLIB_COMPLETE=source_zsh $(BIN)/weightlib > completions/_weightlib
+	_WEIGHTLIB_COMPLETE=source_fish $(BIN)/weightlib > completions/weightlib.fish
+
+man: install
+	$(BIN)/python -m weightlib_cli.manpage > man/weightlib.1
+
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 

@@ -43,3 +43,12 @@ Token = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Source = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        metavar="HUB",
+        help="hf or modelscope (default: from MODEL, WEIGHTLIB_SOURCE, VLLM_USE_MODELSCOPE).",
+        show_default=False,
+    ),
+]

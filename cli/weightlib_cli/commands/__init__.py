@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import typer
 
-from . import filter_cmd, index_cmd, size_cmd
+from . import (
+    doctor_cmd,
+    download_cmd,
+    dummy_init_cmd,
+    evict_cmd,
+    filter_cmd,
+    index_cmd,
+    prefetch_cmd,
+    size_cmd,
+    status_cmd,
+)
 
 
 def register_all(app: typer.Typer) -> None:
     """Attach every subcommand to `app`."""
-    for module in (filter_cmd, index_cmd, size_cmd):
+    for module in (
+        download_cmd,
+        filter_cmd,
+        index_cmd,
+        size_cmd,
+        dummy_init_cmd,
+        prefetch_cmd,
+        status_cmd,
+        evict_cmd,
+        doctor_cmd,
+    ):
         module.register(app)

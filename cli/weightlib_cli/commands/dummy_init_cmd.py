@@ -16,6 +16,7 @@ from ..output import (
     stderr_console,
     stderr_is_terminal,
 )
+from ..params import Json, Model
 
 if TYPE_CHECKING:
     from weightlib.dummy import ProgressCallback
@@ -54,18 +55,23 @@ def _progress(total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
 
 
 def dummy_init_command(
-    model: Annotated[str, typer.Argument(help="Model folder (or repo id) whose layout to copy.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Folder to write.")],
+    model: Model,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="DIR", help="Folder to write.")],
     seed: Annotated[
-        int, typer.Option(help="Seed; each tensor re-seeds its generator with it.")
+        int,
+        typer.Option(metavar="N", help="Seed; each tensor re-seeds its generator with it."),
     ] = 1234,
-    low: Annotated[float, typer.Option(help="Lower bound of the uniform values.")] = -1e-3,
-    high: Annotated[float, typer.Option(help="Upper bound of the uniform values.")] = 1e-3,
-    dtype: Annotated[str, typer.Option(help=DTYPE_HELP)] = "keep",
+    low: Annotated[
+        float, typer.Option(metavar="X", help="Lower bound of the uniform values.")
+    ] = -1e-3,
+    high: Annotated[
+        float, typer.Option(metavar="X", help="Upper bound of the uniform values.")
+    ] = 1e-3,
+    dtype: Annotated[str, typer.Option(metavar="DTYPE", help=DTYPE_HELP)] = "keep",
     force: Annotated[
         bool, typer.Option("--force", help="Write into a non-empty --output (replaces files).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Write MODEL's tensor layout (names, shapes, dtypes, shards) filled with random values.
 

@@ -11,7 +11,7 @@ from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
 from weightlib.shards import require_weights
 
 from ..output import print_json, print_line
-from ..params import Format, Json, Model, Revision, Token
+from ..params import Format, Json, Model, Revision, Source, Token
 
 
 def filter_command(
@@ -21,6 +21,7 @@ def filter_command(
         bool, typer.Option("-0", "--null", help="Separate paths with NUL instead of newline.")
     ] = False,
     revision: Revision = None,
+    source: Source = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
@@ -30,7 +31,7 @@ def filter_command(
     other formats and subfolder weights are left out (--json says why). Exit 3 when there are no
     weight files, 6 when the index names files that are missing.
     """
-    checkpoint = open_checkpoint(model, revision=revision, token=token)
+    checkpoint = open_checkpoint(model, revision=revision, source=source, token=token)
     selection = select_checkpoint_weights(checkpoint, fmt)
     if as_json:
         print_json(

@@ -8,7 +8,7 @@ from weightlib.checkpoint import CheckpointReport, describe_checkpoint, open_che
 
 from ..errors import one_line_message
 from ..output import format_bytes, print_json, stdout_console
-from ..params import Format, Json, Model, Revision, Token
+from ..params import Format, Json, Model, Revision, Source, Token
 
 
 def report_document(report: CheckpointReport) -> dict[str, object]:
@@ -65,6 +65,7 @@ def index_command(
     model: Model,
     fmt: Format = "auto",
     revision: Revision = None,
+    source: Source = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
@@ -73,7 +74,9 @@ def index_command(
     Reads only safetensors headers (never tensor data) and works with or without an index file.
     Exit 6 when the index names missing shards or a header is corrupt (--json still prints).
     """
-    report = describe_checkpoint(open_checkpoint(model, revision=revision, token=token), fmt)
+    report = describe_checkpoint(
+        open_checkpoint(model, revision=revision, source=source, token=token), fmt
+    )
     if as_json:
         print_json(report_document(report))
     else:

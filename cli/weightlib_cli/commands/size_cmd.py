@@ -10,7 +10,7 @@ from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
 from weightlib.shards import require_weights
 
 from ..output import format_bytes, print_json, print_line
-from ..params import Format, Json, Model, Revision, Token
+from ..params import Format, Json, Model, Revision, Source, Token
 
 
 def size_command(
@@ -22,6 +22,7 @@ def size_command(
     ] = False,
     only_bytes: Annotated[bool, typer.Option("--bytes", help="Print only the byte count.")] = False,
     revision: Revision = None,
+    source: Source = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
@@ -29,7 +30,7 @@ def size_command(
 
     Symlinks are followed, so a Hugging Face cache snapshot reports its blobs' sizes.
     """
-    checkpoint = open_checkpoint(model, revision=revision, token=token)
+    checkpoint = open_checkpoint(model, revision=revision, source=source, token=token)
     sizes = checkpoint.file_sizes()
     if all_files:
         files = list(sizes)

@@ -1,0 +1,1 @@
+complete --command weightlib --no-files --arguments "(env _WEIGHTLIB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) weightlib)" --condition "env _WEIGHTLIB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) weightlib"
