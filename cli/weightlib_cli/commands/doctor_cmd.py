@@ -6,8 +6,6 @@ from typing import Any
 
 import typer
 
-from weightlib.environment import collect_environment
-
 from ..output import format_bytes, print_json, print_line
 from ..params import Json
 
@@ -48,6 +46,8 @@ def print_report(report: dict[str, Any]) -> None:
 def doctor_command(as_json: Json = False) -> None:
     """Report versions, cache folders (filesystem, free space), endpoints, offline flags, whether a
     token is configured (never the token) and the kernel features prefetch uses."""
+    from weightlib.environment import collect_environment
+
     report = collect_environment()
     if as_json:
         print_json(report)
