@@ -288,9 +288,9 @@ def test_missing_path_is_exit_3_and_others_are_warmed(
     assert percent(shards[0], shards[1]) >= 90
 
 
-def test_repo_id_is_not_found_for_now(tmp_path: Path, run_cli: CliRunner) -> None:
+def test_repo_id_not_in_the_cache_is_exit_3(tmp_path: Path, run_cli: CliRunner) -> None:
     result = run_cli("prefetch", "some-org/some-model", cwd=tmp_path)
-    assert_error(result, 3, "some-org/some-model", "repo ids")
+    assert_error(result, 3, "some-org/some-model", "not in the local cache")
 
 
 def test_folder_without_weights_is_exit_3(tmp_path: Path, run_cli: CliRunner) -> None:

@@ -110,7 +110,9 @@ def open_checkpoint(
 
     Only the local case is built in here; remote repositories are opened by `weightlib.hub`.
     """
-    if os.path.exists(model) or (revision is None and source is None and not _looks_remote(model)):
+    if os.path.exists(model) or (
+        revision is None and source is None and not looks_like_repo_id(model)
+    ):
         return LocalCheckpoint(model)
     try:
         from .hub import open_remote_checkpoint
@@ -122,7 +124,7 @@ def open_checkpoint(
     return checkpoint
 
 
-def _looks_remote(model: str) -> bool:
+def looks_like_repo_id(model: str) -> bool:
     """`org/name`, `org/name@rev` or a `scheme://` reference, rather than a local path."""
     if "://" in model:
         return True

@@ -145,14 +145,13 @@ class ResolvedFiles:
         return [*self.weights, *self.support]
 
 
-def _looks_like_repo_id(text: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text))
-
-
 def resolve_files(inputs: Iterable[str | os.PathLike[str]], fmt: str = "auto") -> ResolvedFiles:
     """Files behind each input: a model folder gives its weights plus config/tokenizer files,
-    a file is taken as is. Failures are collected per input, so the others still proceed.
+    a file is taken as is, a repo id (`org/name[@rev]`, `hf://…`, `ms://…`) is its snapshot in
+    the local hub cache (never the network). Failures are collected per input, so the others
+    still proceed.
     """
+    from .checkpoint import looks_like_repo_id
     from .shards import local_serving_files
 
     resolved = ResolvedFiles()
@@ -168,6 +167,10 @@ def resolve_files(inputs: Iterable[str | os.PathLike[str]], fmt: str = "auto") -
         name = os.fspath(item)
         path = Path(name)
         try:
+            if not path.exists() and looks_like_repo_id(name):
+                from .hub import cached_snapshot
+
+                path = cached_snapshot(name)
             if path.is_dir():
                 weights, support = local_serving_files(path, fmt)
                 for p in weights:
@@ -177,10 +180,7 @@ def resolve_files(inputs: Iterable[str | os.PathLike[str]], fmt: str = "auto") -
             elif path.exists():
                 add(resolved.weights, path)
             else:
-                hint = ""
-                if not os.path.isabs(name) and _looks_like_repo_id(name):
-                    hint = " (repo ids in the local cache are not supported yet; give a folder)"
-                raise NotFoundError(f"{name}: no such file or directory{hint}")
+                raise NotFoundError(f"{name}: no such file or directory")
         except WeightlibError as exc:
             resolved.errors.append(FileError.from_error(name, exc))
         except OSError as exc:

@@ -1,6 +1,6 @@
 """Start the test ModelScope hub in a separate process and build small repositories for it.
 
-Use from a test module with `pytest_plugins = ["tests.hubs.ms_fixtures"]` (fixtures `ms_hub`,
+Use from a test module with `pytest_plugins = ["tests.hubs.ms_plugin"]` (fixtures `ms_hub`,
 `ms_env`) or import `MsHubServer` and the repo builders directly.
 """
 

@@ -151,4 +151,26 @@ def open_remote_checkpoint(
     return RemoteCheckpoint(model, transport, ref.repo, ref.revision, ref.repo_type)
 
 
-__all__ = ["CachedCheckpoint", "RemoteCheckpoint", "open_remote_checkpoint"]
+def cached_snapshot(model: str, *, revision: str | None = None, source: str | None = None) -> Path:
+    """The folder of a repository revision in the local hub cache, without any network access.
+
+    For `prefetch`/`status`/`evict org/name`: NotFoundError (3) when the cache lacks it.
+    """
+    from .source import MODELSCOPE, resolve_model_ref
+
+    ref = resolve_model_ref(model, revision=revision, source=source)
+    if ref.source == MODELSCOPE:
+        from .modelscope import cached_snapshot as modelscope_snapshot
+
+        return modelscope_snapshot(model, revision)
+    from .hf import HfTransport
+
+    transport = HfTransport()
+    listing = transport.local_listing(ref.repo, ref.revision, ref.repo_type, None, None)
+    root = transport.layout(listing, None, None).root
+    if not root.is_dir():
+        raise NotFoundError(f"{model}: this revision is not in the local cache; download it first")
+    return root
+
+
+__all__ = ["CachedCheckpoint", "RemoteCheckpoint", "cached_snapshot", "open_remote_checkpoint"]
