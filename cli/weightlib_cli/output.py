@@ -6,8 +6,10 @@ Rich styling only when the stream is a terminal (Rich's own detection, `NO_COLOR
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,3 +79,30 @@ def format_bytes(n: int) -> str:
             return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def byte_progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A transient Rich bar on stderr counting bytes (size, speed, time); yields `set_done(n)`.
+
+    For terminals only: callers check `stderr_is_terminal()` and print plain lines otherwise.
+    """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr_console(), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)

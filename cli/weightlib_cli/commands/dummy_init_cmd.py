@@ -10,10 +10,10 @@ import typer
 
 from ..output import (
     OPTIONS,
+    byte_progress_bar,
     format_bytes,
     print_json,
     print_line,
-    stderr_console,
     stderr_is_terminal,
 )
 from ..params import Json, Model
@@ -33,25 +33,15 @@ def _progress(total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    written = 0
+    with byte_progress_bar("dummy-init", total) as set_done:
 
-    columns = (
-        TextColumn("dummy-init"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=stderr_console(), transient=True) as progress:
-        task = progress.add_task("write", total=total)
-        yield lambda n: progress.advance(task, n)
+        def advance(nbytes: int) -> None:
+            nonlocal written
+            written += nbytes
+            set_done(written)
+
+        yield advance
 
 
 def dummy_init_command(

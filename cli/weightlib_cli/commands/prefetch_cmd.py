@@ -15,7 +15,16 @@ import typer
 if TYPE_CHECKING:
     from weightlib.prefetch import FileError, PrefetchPlan, PrefetchStats, ProgressCallback
 
-from ..output import OPTIONS, format_bytes, log, print_json, print_line, stderr_is_terminal, warn
+from ..output import (
+    OPTIONS,
+    byte_progress_bar,
+    format_bytes,
+    log,
+    print_json,
+    print_line,
+    stderr_is_terminal,
+    warn,
+)
 
 DEFAULT_MAX_MEMORY = "90%"
 
@@ -31,27 +40,8 @@ def _progress(total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
         yield None
         return
     if stderr_is_terminal():
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TransferSpeedColumn,
-        )
-
-        from ..output import stderr_console
-
-        columns = (
-            TextColumn("prefetch"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=stderr_console(), transient=True) as bar:
-            task = bar.add_task("prefetch", total=total)
-            yield lambda done, _total: bar.update(task, completed=done)
+        with byte_progress_bar("prefetch", total) as set_done:
+            yield lambda done, _total: set_done(done)
         return
     started = time.monotonic()
     next_step = [10]
