@@ -16,13 +16,13 @@ from typing import Protocol
 from .errors import (
     AuthError,
     IntegrityError,
+    InvalidInputError,
     MissingShardsError,
     NotFoundError,
     WeightlibError,
 )
 from .safetensors_header import SafetensorsHeader, read_header_with
 from .shards import (
-    BIN_INDEX,
     WeightSelection,
     list_local_files,
     require_weights,
@@ -110,6 +110,8 @@ def open_checkpoint(
 
     Only the local case is built in here; remote repositories are opened by `weightlib.hub`.
     """
+    if not model.strip():
+        raise InvalidInputError("MODEL is empty: give a model folder or a repository id")
     if os.path.exists(model) or (
         revision is None and source is None and not looks_like_repo_id(model)
     ):
@@ -177,6 +179,8 @@ def _header_of(checkpoint: Checkpoint, path: str, size: int) -> SafetensorsHeade
         return read_header_with(
             lambda start, length: checkpoint.read_range(path, start, length), size, source
         )
+    except NotFoundError:
+        raise
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise AuthError(f"{source}: permission denied") from None
@@ -198,7 +202,7 @@ def describe_checkpoint(checkpoint: Checkpoint, fmt: str = "auto") -> Checkpoint
     report = CheckpointReport(checkpoint.name, selection.format, selection.index_file)
     report.missing = list(selection.missing)
     index_tensors: dict[str, list[str]] = {}
-    index_name = selection.index_file or (BIN_INDEX if selection.format == "bin" else None)
+    index_name = selection.index_file
     if index_name and index_name in sizes:
         index = parse_index(checkpoint.read_file(index_name), f"{checkpoint.name}/{index_name}")
         index_tensors = index.tensors_by_shard()

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import fnmatch
 import hashlib
+import math
 import os
 import threading
 import time
@@ -459,8 +460,10 @@ def download(
         raise InvalidInputError("give either --cache-dir or --local-dir, not both")
     if max_workers < 1:
         raise InvalidInputError(f"--max-workers must be at least 1, got {max_workers}")
-    if lock_timeout is not None and lock_timeout < 0:
-        raise InvalidInputError(f"--lock-timeout must be >= 0, got {lock_timeout:g}")
+    if lock_timeout is not None and not (math.isfinite(lock_timeout) and lock_timeout >= 0):
+        raise InvalidInputError(f"--lock-timeout must be a number >= 0, got {lock_timeout:g}")
+    if local_dir is not None and Path(local_dir).exists() and not Path(local_dir).is_dir():
+        raise InvalidInputError(f"{local_dir}: is a file; --local-dir needs a folder")
     if fmt not in DOWNLOAD_FORMATS:
         raise InvalidInputError(f"unknown format {fmt!r}; use one of {', '.join(DOWNLOAD_FORMATS)}")
     ref = resolve_model_ref(model, revision=revision, source=source)

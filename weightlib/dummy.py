@@ -264,6 +264,8 @@ def check_output_dir(
     output: str | os.PathLike[str], force: bool, model_folder: Path | None = None
 ) -> Path:
     """`output` after the checks: not a file, not inside the model, empty unless `force`."""
+    if not os.fspath(output).strip():
+        raise InvalidInputError("--output is empty: give the folder to write")
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"{output}: exists and is not a directory")

@@ -94,6 +94,16 @@ def describe_directory(name: str, path: Path) -> CacheDirectory:
     )
 
 
+def redact_url(url: str) -> str:
+    """`url` without credentials (`http://user:secret@host` → `http://***@host`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def token_configured() -> dict[str, bool]:
     """Whether a token is available to each hub, never the token itself."""
     hf_token_file = Path(os.environ.get("HF_TOKEN_PATH", hf_home() / "token"))
@@ -130,8 +140,10 @@ def collect_environment() -> dict[str, Any]:
         "packages": {name: package_version(name) for name in PACKAGES},
         "caches": [asdict(c) for c in caches],
         "endpoints": {
-            "huggingface": os.environ.get("HF_ENDPOINT", "https://huggingface.co"),
-            "modelscope": os.environ.get("MODELSCOPE_ENDPOINT", "https://www.modelscope.cn"),
+            "huggingface": redact_url(os.environ.get("HF_ENDPOINT", "https://huggingface.co")),
+            "modelscope": redact_url(
+                os.environ.get("MODELSCOPE_ENDPOINT", "https://www.modelscope.cn")
+            ),
         },
         "offline": {name: env_flag(name) for name in OFFLINE_FLAGS},
         "source": env_source() or HF,

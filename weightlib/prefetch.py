@@ -167,6 +167,8 @@ def resolve_files(inputs: Iterable[str | os.PathLike[str]], fmt: str = "auto") -
         name = os.fspath(item)
         path = Path(name)
         try:
+            if not name.strip():
+                raise InvalidInputError("an empty path was given")
             if not path.exists() and looks_like_repo_id(name):
                 from .hub import cached_snapshot
 

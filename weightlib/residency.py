@@ -18,7 +18,6 @@ from .errors import (
     IntegrityError,
     InvalidInputError,
     NotFoundError,
-    RemoteError,
     WeightlibError,
 )
 
@@ -83,7 +82,8 @@ def without_vector(state: FileResidency, width: int = PAGE_MAP_WIDTH) -> FileRes
 
 
 def error_for_oserror(path: str, exc: OSError) -> WeightlibError:
-    """The typed error for an OS failure on `path`: missing 3, unreadable 4, I/O 6, other 5."""
+    """The typed error for an OS failure on a local `path`: missing 3, unreadable 4, I/O 6,
+    anything else (name too long, a loop, an unsupported file) 2."""
     reason = exc.strerror or str(exc)
     message = f"{path}: {reason}"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -92,16 +92,15 @@ def error_for_oserror(path: str, exc: OSError) -> WeightlibError:
         return AuthError(message)
     if exc.errno == errno.EIO:
         return IntegrityError(message)
-    if exc.errno == errno.EISDIR:
-        return InvalidInputError(message)
-    return RemoteError(message)
+    return InvalidInputError(message)
 
 
 def open_for_cache(path: str | os.PathLike[str]) -> int:
     """An O_RDONLY descriptor of a regular file, or the typed error naming `path`."""
     name = os.fspath(path)
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         raise error_for_oserror(name, exc) from None
     try:

@@ -20,6 +20,9 @@ from .errors import InvalidInputError, MissingShardsError, NotFoundError, NoWeig
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
 
+FORMAT_INDEXES = {"safetensors": SAFETENSORS_INDEX, "bin": BIN_INDEX}
+"""The index file each sharded format may have at the root."""
+
 FORMAT_PATTERNS: dict[str, str] = {"safetensors": "*.safetensors", "bin": "*.bin", "pt": "*.pt"}
 """The glob each weight format matches at the root of a checkpoint."""
 
@@ -137,7 +140,9 @@ def select_weight_files(
     """Choose the weight files among `paths` (relative POSIX paths of a checkpoint).
 
     `read_index(name)` returns the `weight_map` of an index file in the listing; it is called
-    only when the safetensors format is chosen and `model.safetensors.index.json` is present.
+    when the chosen format has its index in the listing (`model.safetensors.index.json`,
+    `pytorch_model.bin.index.json`). Safetensors files the index does not name are dropped
+    (vLLM's rule); for `.bin` only the files it names but the listing lacks are reported.
     Raises nothing on an empty result: callers decide whether that is an error.
     """
     check_format(fmt)
@@ -164,11 +169,13 @@ def select_weight_files(
     selection = WeightSelection(chosen, [], excluded)
     kept = filter_files_not_needed_for_inference(chosen_files)
     excluded.extend(Exclusion(p, "training-artifact") for p in chosen_files if p not in kept)
-    if chosen == "safetensors" and SAFETENSORS_INDEX in all_paths and read_index is not None:
-        selection.index_file = SAFETENSORS_INDEX
-        named = set(read_index(SAFETENSORS_INDEX).values())
-        excluded.extend(Exclusion(p, "not-in-index") for p in kept if p not in named)
-        kept = [p for p in kept if p in named]
+    index_name = FORMAT_INDEXES.get(chosen or "")
+    if index_name in all_paths and index_name is not None and read_index is not None:
+        selection.index_file = index_name
+        named = set(read_index(index_name).values())
+        if chosen == "safetensors":
+            excluded.extend(Exclusion(p, "not-in-index") for p in kept if p not in named)
+            kept = [p for p in kept if p in named]
         selection.missing = natural_sorted(n for n in named if n not in all_paths)
     selection.files = natural_sorted(kept)
     selection.excluded = sorted(excluded, key=lambda e: natural_sort_key(e.file))
@@ -181,13 +188,15 @@ def is_serving_support_file(path: str) -> bool:
 
 
 def list_local_files(folder: str | os.PathLike[str]) -> list[str]:
-    """Every regular file under `folder` (symlinks followed), as relative POSIX paths.
+    """Every regular file under `folder`, as relative POSIX paths.
 
-    Hidden entries (`.git`, `.cache`) are skipped; broken symlinks are not files and are left out.
+    Symlinked files are followed (Hugging Face snapshots link to blobs) but symlinked directories
+    are not entered, so a link loop cannot trap the walk. Hidden entries (`.git`, `.cache`) are
+    skipped; broken symlinks are not files and are left out.
     """
     base = Path(folder)
     found = []
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel_dir = Path(dirpath).relative_to(base)
         for name in filenames:
@@ -199,6 +208,8 @@ def list_local_files(folder: str | os.PathLike[str]) -> list[str]:
 
 def check_model_folder(folder: str | os.PathLike[str]) -> Path:
     """`folder` as a Path, or a typed error when it does not exist or is not a directory."""
+    if not os.fspath(folder).strip():
+        raise InvalidInputError("MODEL is empty: give a model folder or a repository id")
     path = Path(folder)
     if not path.exists():
         raise NotFoundError(f"{folder}: no such file or directory")

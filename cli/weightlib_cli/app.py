@@ -10,8 +10,8 @@ import typer
 import weightlib
 
 from . import commands
-from .errors import EXIT_CODES_HELP, report, report_usage_error
-from .output import OPTIONS
+from .errors import EXIT_CODES_HELP, one_line_message, report, report_usage_error
+from .output import OPTIONS, print_json
 
 app = typer.Typer(
     name="weightlib",
@@ -57,8 +57,9 @@ commands.register_all(app)
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure leaves as one `error:` line and a documented exit code."""
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = command.main(args=argv, prog_name="weightlib", standalone_mode=False)
+        result = command.main(args=args, prog_name="weightlib", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -66,5 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as exc:  # usage errors: bad option, missing argument …
         sys.exit(report_usage_error(exc))
     except (Exception, KeyboardInterrupt) as exc:
-        sys.exit(report(exc))
+        code = report(exc)
+        if "--json" in args and not OPTIONS.json_printed:  # scripts still get one document
+            print_json({"error": {"message": one_line_message(exc), "exit_code": code}})
+        sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)

@@ -79,10 +79,9 @@ def report_usage_error(exc: Any) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError":  # `weightlib` alone: the help is the message
         sys.stderr.write(message.rstrip() + "\n")
         return EXIT_USAGE
-    sys.stderr.write(f"error: {' '.join(message.split())}\n")
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None:
-        sys.stderr.write(f"Try '{ctx.command_path} --help' for help.\n")
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    sys.stderr.write(f"error: {' '.join(message.split())}{hint}\n")
     sys.stderr.flush()
     code = getattr(exc, "exit_code", EXIT_USAGE)
     return code if isinstance(code, int) and code else EXIT_USAGE

@@ -23,6 +23,8 @@ class GlobalOptions:
 
     verbose: bool = False
     quiet: bool = False
+    json_printed: bool = False
+    """Set once a JSON document went to stdout, so a failure does not print a second one."""
 
 
 OPTIONS = GlobalOptions()
@@ -51,6 +53,7 @@ def print_json(document: Any) -> None:
     """Print one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     sys.stdout.flush()
+    OPTIONS.json_printed = True
 
 
 def print_line(text: str) -> None:

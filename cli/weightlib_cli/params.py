@@ -16,6 +16,14 @@ Model = Annotated[
         metavar="MODEL",
     ),
 ]
+Repository = Annotated[
+    str,
+    typer.Argument(
+        help="A hub repository: org/name[@revision], hf://org/name, ms://org/name.",
+        show_default=False,
+        metavar="MODEL",
+    ),
+]
 Format = Annotated[
     str,
     typer.Option(

@@ -34,5 +34,5 @@ ENVIRONMENT_TABLE: tuple[tuple[str, str], ...] = (
     ("WEIGHTLIB_HF_TRANSFER_MIN_BYTES", "Smallest file that uses hf_transfer (default 16 MiB)."),
     ("WEIGHTLIB_HF_TRANSFER_CONNECTIONS", "Connections per file with hf_transfer (default 32)."),
     ("WEIGHTLIB_HF_TRANSFER_CHUNK", "Bytes per ranged request with hf_transfer."),
-    ("NO_COLOR", "Set to any value: no colour or styling, even on a terminal."),
+    ("NO_COLOR", "Set to any value: no colour, even on a terminal."),
 )

@@ -38,6 +38,8 @@ def parse_model_ref(
     `source` (`hf`/`modelscope`) must agree with a `scheme://` prefix.
     """
     body = text.strip()
+    if revision is not None and not revision.strip():
+        raise InvalidInputError("--revision is empty: give a branch, tag or commit")
     ref_source = None
     if "://" in body:
         scheme, body = body.split("://", 1)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..output import OPTIONS, format_bytes, log, print_json, print_line, stderr_is_terminal
-from ..params import Json, Model, Revision, Token
+from ..params import Json, Repository, Revision, Token
 
 if TYPE_CHECKING:
     from weightlib.hub.base import RemoteFile
@@ -140,7 +140,7 @@ def _progress() -> PlainProgress | RichProgress | None:
 
 
 def download_command(
-    model: Model,
+    model: Repository,
     revision: Revision = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help=FORMAT_HELP)] = "auto",
     include: Annotated[

@@ -12,7 +12,11 @@ from .status_cmd import each_file, print_residency_table, residency_document
 
 def evict_command(
     models: Annotated[
-        list[str], typer.Argument(help="Model folders or files.", metavar="MODEL_OR_FILE...")
+        list[str],
+        typer.Argument(
+            help="Model folders, files, or repository ids resolved in the local hub cache.",
+            metavar="MODEL_OR_FILE...",
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:

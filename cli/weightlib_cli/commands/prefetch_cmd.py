@@ -99,11 +99,17 @@ def _print_summary(stats: PrefetchStats) -> None:
 
 def prefetch_command(
     models: Annotated[
-        list[str], typer.Argument(help="Model folders or files.", metavar="MODEL_OR_FILE...")
+        list[str],
+        typer.Argument(
+            help="Model folders, files, or repository ids resolved in the local hub cache.",
+            metavar="MODEL_OR_FILE...",
+        ),
     ],
     threads: Annotated[
         int | None,
-        typer.Option("--threads", help="Reader threads (default: 2-4 by CPU count).", min=1),
+        typer.Option(
+            "--threads", metavar="N", help="Reader threads (default: 2-4 by CPU count).", min=1
+        ),
     ] = None,
     block_size: Annotated[
         str | None,
@@ -137,10 +143,12 @@ def prefetch_command(
         ),
     ] = None,
     rank: Annotated[
-        int | None, typer.Option("--rank", help="This node-local rank: warm files[rank::N].")
+        int | None,
+        typer.Option("--rank", metavar="I", help="This node-local rank: warm files[rank::N]."),
     ] = None,
     world_size: Annotated[
-        int | None, typer.Option("--world-size", help="Ranks sharing the node's page cache.")
+        int | None,
+        typer.Option("--world-size", metavar="N", help="Ranks sharing the node's page cache."),
     ] = None,
     background: Annotated[
         bool, typer.Option("--background", help="Warm in a detached process; print its pid.")
@@ -149,6 +157,7 @@ def prefetch_command(
         str,
         typer.Option(
             "--method",
+            metavar="METHOD",
             help="First pass: sendfile (whole files, kernel-side, no copy), readahead (queued "
             "readahead(2) calls), auto (sendfile, or readahead for --tensors ranges).",
         ),
@@ -206,6 +215,8 @@ def prefetch_command(
             shown = f"{max_memory} of {format_bytes(available)} available"
         check_memory(plan, limit, shown)
     if background:
+        if plan.errors:  # report bad inputs now, before anything runs detached
+            raise PrefetchError(plan.errors)
         pid = _spawn_background(plan, threads, block_size, tensors, method)
         if as_json:
             print_json(
@@ -222,8 +233,6 @@ def prefetch_command(
                 f"prefetching {len(plan.files)} file(s) ({format_bytes(plan.to_read_bytes)} to "
                 f"read) in the background, pid {pid}"
             )
-        if plan.errors:
-            raise PrefetchError(plan.errors)
         return
     with _progress(plan.to_read_bytes, not OPTIONS.quiet) as callback:
         stats = run_prefetch(plan, threads, block_bytes, callback, method)

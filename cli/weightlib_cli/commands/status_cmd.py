@@ -98,7 +98,11 @@ def each_file(
 
 def status_command(
     models: Annotated[
-        list[str], typer.Argument(help="Model folders or files.", metavar="MODEL_OR_FILE...")
+        list[str],
+        typer.Argument(
+            help="Model folders, files, or repository ids resolved in the local hub cache.",
+            metavar="MODEL_OR_FILE...",
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     verbose: Annotated[
