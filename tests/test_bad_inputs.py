@@ -126,3 +126,19 @@ def test_offline_index_with_a_file_missing_from_the_cache_is_not_found(
     shard.unlink()
     result = run_cli("index", "org/partial", env={**hub_env, "HF_HUB_OFFLINE": "1"})
     assert_error(result, 3, shard.name)
+
+
+def test_a_closed_pipe_ends_quietly_like_cat(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import subprocess
+
+    from tests.helpers import WEIGHTLIB
+
+    for i in range(3000):
+        (tmp_path / f"f{i}").write_text("x")
+    script = f'"{WEIGHTLIB}" status "{tmp_path}"/f* 2>"{tmp_path}/err" | head -n 1 >/dev/null; '
+    script += 'echo "${PIPESTATUS[0]}"'
+    result = subprocess.run(
+        ["bash", "-c", script], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "141"  # 128 + SIGPIPE, as cat reports
+    assert (tmp_path / "err").read_text() == ""

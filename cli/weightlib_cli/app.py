@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -10,7 +11,13 @@ import typer
 import weightlib
 
 from . import commands
-from .errors import EXIT_CODES_HELP, one_line_message, report, report_usage_error
+from .errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    one_line_message,
+    report,
+    report_usage_error,
+)
 from .output import OPTIONS, print_json
 
 app = typer.Typer(
@@ -60,6 +67,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
         result = command.main(args=args, prog_name="weightlib", standalone_mode=False)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
+    except SystemExit as exc:  # Typer's parser turns a broken pipe into exit 1
+        if isinstance(exc.__context__, BrokenPipeError):
+            sys.exit(EXIT_BROKEN_PIPE)
+        raise
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

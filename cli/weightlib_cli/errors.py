@@ -21,6 +21,8 @@ EXIT_INTEGRITY = 6
 EXIT_LOCK_TIMEOUT = 7
 EXIT_RESOURCES = 8
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what `cat` reports when its reader closes the pipe."""
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 usage or invalid input; 3 not found; 4 authentication/authorization; "

@@ -34,7 +34,12 @@ def stdout_console() -> Console:
     """A Rich console on stdout for human-readable results."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    class ResultConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """Let `main` end quietly like other tools (Rich would exit 1)."""
+            raise BrokenPipeError
+
+    return ResultConsole(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 def stderr_console() -> Console:

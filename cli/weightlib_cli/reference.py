@@ -11,6 +11,8 @@ EXIT_CODE_TABLE: tuple[tuple[int, str], ...] = (
     (6, "integrity: corrupt header, checksum mismatch, index names missing files"),
     (7, "waiting for a lock timed out"),
     (8, "not enough resources: disk space or memory"),
+    (130, "interrupted (Ctrl-C)"),
+    (141, "stdout was closed by its reader (| head), as cat reports it"),
 )
 
 ENVIRONMENT_TABLE: tuple[tuple[str, str], ...] = (
