@@ -263,3 +263,13 @@ def test_verify_cached_offline_and_online(
     assert [r["file"] for r in hf_hub.file_gets(mark)] == [name]
     doc = json.loads(fixed.stdout)
     assert [f["path"] for f in doc["files"] if not f["cached"]] == [name]
+
+
+def test_parallel_download_failure_names_the_reason(
+    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+) -> None:
+    hf_hub.set_faults(error_rate=1.0, paths=["*.safetensors"])
+    env = {**hub_env, "WEIGHTLIB_HF_TRANSFER_MIN_BYTES": "1"}  # every shard via hf_transfer
+    result = run_cli("download", "org/tiny", env=env, timeout=120)
+    assert_error(result, 5, "org/tiny", "parallel download failed (", "500", "attempts")
+    assert hf_hub.url not in result.stderr

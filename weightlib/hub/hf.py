@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -554,7 +555,11 @@ class HfTransport:
                 raise NotFoundError(f"{what}: file not found in the repository") from None
             if "401" in text or "403" in text:
                 raise AuthError(f"{what}: access denied; {_AUTH_HINT}") from None
-            raise TransientRemoteError(f"{what}: parallel download failed") from None
+            # Name the reason, but not the URL (an endpoint may carry credentials).
+            reason = " ".join(re.sub(r"\w+://\S+", "<url>", text).split())[:200]
+            raise TransientRemoteError(
+                f"{what}: parallel download failed ({reason or type(exc).__name__})"
+            ) from None
         if not _size_ok(side, file.size):
             with contextlib.suppress(FileNotFoundError):
                 side.unlink()
