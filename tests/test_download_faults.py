@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import assert_error
 from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, make_sharded_repo
+from weightlib.memory import parse_size
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
@@ -87,10 +89,14 @@ def test_wrong_content_once_is_refetched(
 ) -> None:
     hf_hub.set_faults(wrong_content={"model-00002-of-00003.safetensors": 1, "config.json": 1})
     mark = hf_hub.mark()
-    path = last_line(run_cli("download", "org/tiny", env=hub_env))
+    result = run_cli("download", "org/tiny", env={**hub_env, "WEIGHTLIB_PROGRESS_INTERVAL": "0"})
+    path = last_line(result)
     for name in ("model-00002-of-00003.safetensors", "config.json"):
         assert sha256(path / name) == sha256(repos / name)
         assert len([r for r in hf_hub.file_gets(mark) if r["file"] == name]) == 2
+    # progress counts a refetched file once: it never reports more than the total
+    for done, total in re.findall(r"downloaded ([\d.]+ \w+) of ([\d.]+ \w+)", result.stderr):
+        assert parse_size(done) <= parse_size(total), (done, total)
 
 
 def test_wrong_content_always_exits_6(

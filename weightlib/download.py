@@ -293,12 +293,15 @@ class _Downloader:
         if _adopt(self.layout, file):
             return
         partial = self.layout.partial_path(file)
+        resumed_from = _partial_size(self.layout, file)
         self._fetch_once(file, partial)
         if self.verify:
             reason = _verify(partial, file, self.transport)
             if reason is not None:
                 if self.progress is not None:
                     self.progress.message(f"{file.path}: checksum mismatch; fetching it again")
+                    # the second download counts its bytes anew
+                    self.progress.advance(file.path, resumed_from - file.size)
                 self.in_memory.pop(file.path, None)
                 partial.unlink()
                 self._fetch_once(file, partial)
