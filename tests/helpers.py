@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 WEIGHTLIB = str(Path(sys.executable).with_name("weightlib"))
 """The console script installed beside the interpreter running the tests."""
@@ -28,6 +29,26 @@ def hermetic_env(home: Path, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+def write_file(path: Path, data: bytes | str) -> Path:
+    """Write `data` to `path`, creating its folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a test server process (kill it after 5 s) and close its pipe."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout:
+        process.stdout.close()
 
 
 def assert_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:

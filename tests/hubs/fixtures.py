@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import hermetic_env
+from tests.helpers import hermetic_env, stop_process, write_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VALID_TOKEN = "hf_TESTtoken_0123456789secret"
@@ -124,23 +124,7 @@ class HubServer:
         return hermetic_env(home, **settings)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-
-
-def write_file(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode()
-    path.write_bytes(data)
-    return path
+        stop_process(self.process)
 
 
 def support_files(folder: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import hermetic_env
+from tests.helpers import hermetic_env, stop_process, write_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MS_TOKEN = "ms-TESTtoken-0123456789-secret"
@@ -129,21 +129,7 @@ class MsHubServer:
         return hermetic_env(home, **settings)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-
-
-def write_file(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
+        stop_process(self.process)
 
 
 def sha256_of(path: Path) -> str:

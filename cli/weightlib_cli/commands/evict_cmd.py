@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..output import print_json
-from .status_cmd import each_file, print_residency_table, residency_document
+from .status_cmd import each_file, emit_residency
 
 
 def evict_command(
@@ -24,18 +23,12 @@ def evict_command(
 
     Pages that running processes have mapped stay cached.
     """
-    from weightlib.prefetch import PrefetchError, resolve_files
+    from weightlib.prefetch import resolve_files
     from weightlib.residency import evict
 
     resolved = resolve_files(models)
     results, errors = each_file(resolved, evict)
-    doc = residency_document(results, errors, page_maps=False)
-    if as_json:
-        print_json(doc)
-    elif results:
-        print_residency_table(doc)
-    if errors:
-        raise PrefetchError(errors)
+    emit_residency(results, errors, as_json, page_maps=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -113,12 +113,21 @@ def status_command(
 
     Reads no file data and faults no page in (cachestat, or mincore over an untouched mapping).
     """
-    from weightlib.prefetch import PrefetchError, resolve_files
+    from weightlib.prefetch import resolve_files
     from weightlib.residency import residency, without_vector
 
     resolved = resolve_files(models)
     results, errors = each_file(resolved, lambda p: without_vector(residency(p, page_map=verbose)))
-    doc = residency_document(results, errors, verbose)
+    emit_residency(results, errors, as_json, page_maps=verbose)
+
+
+def emit_residency(
+    results: list[FileResidency], errors: list[FileError], as_json: bool, page_maps: bool
+) -> None:
+    """Print residency (JSON or table) for `status` and `evict`; then raise the files' errors."""
+    from weightlib.prefetch import PrefetchError
+
+    doc = residency_document(results, errors, page_maps)
     if as_json:
         print_json(doc)
     elif results:
