@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,23 @@ def hermetic_env(home: Path, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+class RequestLog:
+    """A test server's JSON-lines request log, read from a marked position."""
+
+    log_path: Path
+
+    def mark(self) -> int:
+        """A position in the log; `requests(since=mark)` returns only later entries."""
+        return self.log_path.stat().st_size
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """Every request logged after `since`, oldest first."""
+        with self.log_path.open("rb") as handle:
+            handle.seek(since)
+            data = handle.read().decode()
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
 
 
 def write_file(path: Path, data: bytes | str) -> Path:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stop_process
+
 SSHD = "/usr/sbin/sshd"
 TRUE = ("1", "true", "yes", "on")
 
@@ -131,16 +133,6 @@ def _unmount(mount: Path) -> None:
             return
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextlib.contextmanager
 def sshfs_mount(
     workdir: Path, *, kernel_cache: bool = True, follow_symlinks: bool = True
@@ -178,7 +170,7 @@ def sshfs_mount(
             )
         if _wait_for_port(port, sshd, timeout=10):
             break
-        _stop(sshd)
+        stop_process(sshd)
         sshd = None
     if sshd is None:
         give_up(f"no real network filesystem: sshd did not start: {log.read_text()[-300:]!r}")
@@ -203,13 +195,13 @@ def sshfs_mount(
         timeout=30,
     )
     if done.returncode != 0:
-        _stop(sshd)
+        stop_process(sshd)
         give_up(f"no real network filesystem: sshfs failed: {done.stderr.strip()[-300:]}")
     try:
         yield SshfsMount(export, mount, options, port)
     finally:
         _unmount(mount)
-        _stop(sshd)
+        stop_process(sshd)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from tests.hubs.ms_fixtures import (
     MS_TOKEN,
     REPO_ROOT,
     MsHubServer,
-    make_sharded_repo,
-    make_single_repo,
+    add_standard_repos,
     sha256_of,
     write_file,
 )
@@ -46,12 +45,7 @@ SECRET = "org/secret"
 def repos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MsHubServer]:
     """The module's hub and repos: a small one with a `v1` branch, a sharded one, a private one."""
     ms_hub = MsHubServer(tmp_path_factory.mktemp("ms-hub"))
-    make_single_repo(ms_hub.repo_dir(TINY))
-    make_single_repo(ms_hub.repo_dir(TINY, "v1"), seed=7, with_bin=False)
-    write_file(ms_hub.repo_dir(TINY, "v1") / "only-in-v1.txt", "v1\n")
-    make_sharded_repo(ms_hub.repo_dir(SHARDED))
-    make_single_repo(ms_hub.repo_dir(SECRET), seed=11)
-    ms_hub.configure(private={SECRET: MS_TOKEN})
+    add_standard_repos(ms_hub, v1_seed=7, secret_seed=11)
     try:
         yield ms_hub
     finally:

@@ -24,8 +24,7 @@ from tests.hubs.ms_fixtures import (
     MS_TOKEN,
     REPO_ROOT,
     MsHubServer,
-    make_sharded_repo,
-    make_single_repo,
+    add_standard_repos,
     sha256_of,
     write_file,
 )
@@ -48,12 +47,7 @@ TINY_SERVING = [
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MsHubServer]:
     """The module's hub: a small repo with a `v1` branch, a sharded one and a private one."""
     server = MsHubServer(tmp_path_factory.mktemp("ms-cli-hub"))
-    make_single_repo(server.repo_dir(TINY))
-    make_single_repo(server.repo_dir(TINY, "v1"), seed=5, with_bin=False)
-    write_file(server.repo_dir(TINY, "v1") / "only-in-v1.txt", "v1\n")
-    make_sharded_repo(server.repo_dir(SHARDED))
-    make_single_repo(server.repo_dir(SECRET), seed=9)
-    server.configure(private={SECRET: MS_TOKEN})
+    add_standard_repos(server, v1_seed=5, secret_seed=9)
     try:
         yield server
     finally:

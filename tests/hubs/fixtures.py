@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import hermetic_env, stop_process, write_file
+from tests.helpers import RequestLog, hermetic_env, stop_process, write_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VALID_TOKEN = "hf_TESTtoken_0123456789secret"
 
 
-class HubServer:
+class HubServer(RequestLog):
     """One test hub process: its config (rewritten atomically, re-read by the server), its log."""
 
     def __init__(self, workdir: Path) -> None:
@@ -92,16 +92,7 @@ class HubServer:
         self.config["faults"] = faults
         self._write()
 
-    # -- request log --------------------------------------------------------------------------
-    def mark(self) -> int:
-        """A position in the log; `requests(since=mark)` returns only later entries."""
-        return self.log_path.stat().st_size
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self.log_path.open("rb") as handle:
-            handle.seek(since)
-            data = handle.read().decode()
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
+    # -- request log (mark, requests: RequestLog) ----------------------------------------------
 
     def file_gets(self, since: int = 0, repo: str | None = None) -> list[dict[str, Any]]:
         """Logged GETs of file bodies (`/resolve/`), optionally for one repo."""

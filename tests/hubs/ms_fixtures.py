@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import hermetic_env, stop_process, write_file
+from tests.helpers import RequestLog, hermetic_env, stop_process, write_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MS_TOKEN = "ms-TESTtoken-0123456789-secret"
 
 
-class MsHubServer:
+class MsHubServer(RequestLog):
     """One test ModelScope hub process: repos are folders under `root`, config changes over HTTP."""
 
     def __init__(self, workdir: Path, config: dict[str, Any] | None = None) -> None:
@@ -92,16 +92,7 @@ class MsHubServer:
             bytes_per_second=0,
         )
 
-    # -- request log --------------------------------------------------------------------------
-    def mark(self) -> int:
-        """A position in the log; `requests(since=mark)` returns only later entries."""
-        return self.log_path.stat().st_size
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self.log_path.open("rb") as handle:
-            handle.seek(since)
-            data = handle.read().decode()
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
+    # -- request log (mark, requests: RequestLog) ----------------------------------------------
 
     def file_gets(self, since: int = 0, repo: str | None = None) -> list[dict[str, Any]]:
         """Logged GETs of file bodies, optionally for one repo."""
@@ -180,6 +171,16 @@ def make_sharded_repo(folder: Path, *, max_shard_size: int = 40_000) -> list[str
 
     save_file({"all": np.ones(64, "float32")}, str(folder / "consolidated.safetensors"))
     return shards
+
+
+def add_standard_repos(server: MsHubServer, *, v1_seed: int, secret_seed: int) -> None:
+    """`org/tiny` (with a `v1` branch), `org/sharded` and the private `org/secret`."""
+    make_single_repo(server.repo_dir("org/tiny"))
+    make_single_repo(server.repo_dir("org/tiny", "v1"), seed=v1_seed, with_bin=False)
+    write_file(server.repo_dir("org/tiny", "v1") / "only-in-v1.txt", "v1\n")
+    make_sharded_repo(server.repo_dir("org/sharded"))
+    make_single_repo(server.repo_dir("org/secret"), seed=secret_seed)
+    server.configure(private={"org/secret": MS_TOKEN})
 
 
 @pytest.fixture(scope="module")
