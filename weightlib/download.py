@@ -37,6 +37,7 @@ from .errors import (
 )
 from .hub.base import HubTransport, RemoteFile, RepoListing, SnapshotLayout, TransientRemoteError
 from .locks import PosixLock
+from .safepath import remove_symlink
 from .shards import (
     SAFETENSORS_INDEX,
     WEIGHT_FORMATS,
@@ -232,6 +233,10 @@ def _partial_size(layout: SnapshotLayout, file: RemoteFile) -> int:
         return 0
 
 
+class _Stopped(Exception):
+    """Raised inside a worker's progress callback once the download is being stopped."""
+
+
 class _Downloader:
     """Fetches a set of files into a layout with retries, verification and progress."""
 
@@ -259,6 +264,8 @@ class _Downloader:
 
     def _advance(self, path: str) -> Callable[[int], None]:
         def callback(nbytes: int) -> None:
+            if self.stop.is_set():  # another worker failed or the user interrupted: stop here
+                raise _Stopped(path)
             with self._count_lock:
                 self.downloaded += nbytes
             if self.progress is not None:
@@ -293,6 +300,7 @@ class _Downloader:
         if _adopt(self.layout, file):
             return
         partial = self.layout.partial_path(file)
+        remove_symlink(partial)  # never write through a link planted in the destination
         resumed_from = _partial_size(self.layout, file)
         self._fetch_once(file, partial)
         if self.verify:
@@ -332,18 +340,22 @@ class _Downloader:
             for file in ordered:
                 self.fetch(file)
             return
-        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="weightlib-dl") as pool:
-            futures = [pool.submit(self.fetch, f) for f in ordered]
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="weightlib-dl")
+        futures = [pool.submit(self.fetch, f) for f in ordered]
+        try:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in done if f.exception() is not None]
-            if errors:
-                self.stop.set()
-                for future in futures:
-                    future.cancel()
-                wait(futures)
-                first = errors[0]
-                assert first is not None
-                raise first
+        except BaseException:  # Ctrl-C / SIGTERM: workers stop at their next chunk; no join
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        errors = [f.exception() for f in done if f.exception() is not None]
+        if errors:
+            self.stop.set()
+        pool.shutdown(wait=True, cancel_futures=bool(errors))
+        if errors:
+            first = next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
+            assert first is not None
+            raise first
 
 
 def get_transport(source: str, token: str | None = None) -> HubTransport:
@@ -583,16 +595,17 @@ def download(
         )
         try:
             downloader.run(to_fetch)
+            layout.finish(listing)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise ResourceError(
-                    f"{label}: disk full while downloading ({exc.strerror})"
+                    f"{label}: disk full while downloading into {layout.root} "
+                    f"({os.strerror(exc.errno)}); free space and run again to resume"
                 ) from None
             raise
         finally:
             if progress is not None:
                 progress.close()
-        layout.finish(listing)
     return DownloadResult(
         listing.repo,
         listing.revision,

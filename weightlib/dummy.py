@@ -30,6 +30,7 @@ from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
 from .diskspace import check_disk_space
 from .errors import InvalidInputError, NotFoundError, NoWeightFilesError
+from .safepath import safe_join
 from .safetensors_header import (
     DTYPE_BITS,
     SafetensorsHeader,
@@ -400,9 +401,14 @@ def write_dummy_checkpoint(
     filler = _Filler(seed, low, high, chunk_bytes, advance)
     result = DummyResult(plan.source, os.fspath(output), tensors=plan.tensor_count)
     workers = workers or min(4, os.cpu_count() or 1)
+    # Names come from the source's index and listing: refuse a hostile one before any write.
+    names = [s.path for s in plan.shards] + list(plan.support_files)
+    names += [plan.index_file] if plan.index_file is not None else []
+    for name in names:
+        safe_join(out, name, plan.source)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
         for shard in plan.shards:
-            target = out / shard.path
+            target = safe_join(out, shard.path, plan.source)
             target.parent.mkdir(parents=True, exist_ok=True)
             with _temp_beside(target) as (fd, temp):
                 _pwrite_all(fd, memoryview(shard.header), 0)
@@ -424,7 +430,7 @@ def write_dummy_checkpoint(
             result.bytes += shard.size
     for path in plan.support_files:
         data = plan.checkpoint.read_file(path)
-        target = out / path
+        target = safe_join(out, path, plan.source)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(target, "wb") as handle:
             handle.write(data)
@@ -437,7 +443,7 @@ def write_dummy_checkpoint(
     if force:
         _remove_stale_weights(out, written)
     if plan.index_file is not None and plan.index_bytes is not None:
-        with atomic_writer(out / plan.index_file, "wb") as handle:
+        with atomic_writer(safe_join(out, plan.index_file, plan.source), "wb") as handle:
             handle.write(plan.index_bytes)
         result.files.append(plan.index_file)
         result.bytes += len(plan.index_bytes)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError
+from .safepath import unsafe_reason
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ def parse_index(text: str | bytes, source: str) -> IndexFile:
     ):
         raise IntegrityError(f"{source}: index has no valid 'weight_map' (tensor name → file)")
     for shard in set(weight_map.values()):
-        if shard.startswith("/") or ".." in shard.split("/"):
-            raise IntegrityError(f"{source}: index names a file outside the checkpoint: {shard!r}")
+        reason = unsafe_reason(shard)
+        if reason is not None:
+            raise IntegrityError(f"{source}: index names an unsafe file {shard!r} ({reason})")
     metadata = document.get("metadata")
     return IndexFile(source, dict(weight_map), metadata if isinstance(metadata, dict) else {})
 

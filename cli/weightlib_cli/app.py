@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -14,6 +17,7 @@ from . import commands
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
+    Terminated,
     one_line_message,
     report,
     report_usage_error,
@@ -61,10 +65,26 @@ def global_options(
 commands.register_all(app)
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _exit_now(code: int) -> None:
+    """Exit with `code` without waiting for worker threads still blocked in a read."""
+    if threading.active_count() > 1:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure leaves as one `error:` line and a documented exit code."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         result = command.main(args=args, prog_name="weightlib", standalone_mode=False)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as `cat` does
@@ -76,13 +96,20 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(report(KeyboardInterrupt()))
+    except typer.Abort as exc:  # Click turns Ctrl-C (and our SIGTERM) into Abort
+        cause = exc.__cause__
+        interrupt = cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt()
+        code = report(interrupt)
+        if "--json" in args and not OPTIONS.json_printed:
+            print_json({"error": {"message": one_line_message(interrupt), "exit_code": code}})
+        _exit_now(code)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument …
         sys.exit(report_usage_error(exc))
     except (Exception, KeyboardInterrupt) as exc:
         code = report(exc)
         if "--json" in args and not OPTIONS.json_printed:  # scripts still get one document
             print_json({"error": {"message": one_line_message(exc), "exit_code": code}})
+        if isinstance(exc, KeyboardInterrupt):
+            _exit_now(code)
         sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)

@@ -21,6 +21,9 @@ EXIT_INTEGRITY = 6
 EXIT_LOCK_TIMEOUT = 7
 EXIT_RESOURCES = 8
 EXIT_INTERRUPTED = 130
+"""128 + SIGINT (Ctrl-C)."""
+EXIT_TERMINATED = 143
+"""128 + SIGTERM (`kill`, `docker stop`, a pod's termination)."""
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE: what `cat` reports when its reader closes the pipe."""
 
@@ -42,10 +45,16 @@ _ERRNO_EXIT = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwind like Ctrl-C (locks released, terminal restored), exit 143."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an exception that reached the top of a command."""
     if isinstance(exc, WeightlibError):
         return exc.exit_code
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(exc, OSError) and exc.errno in _ERRNO_EXIT:
@@ -55,8 +64,10 @@ def exit_code_for(exc: BaseException) -> int:
 
 def one_line_message(exc: BaseException) -> str:
     """The exception as one line: OS errors name their file, newlines are folded."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM); partial downloads are kept and resume on the next run"
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
+        return "interrupted; partial downloads are kept and resume on the next run"
     if isinstance(exc, OSError) and not isinstance(exc, WeightlibError) and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     else:

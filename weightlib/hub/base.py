@@ -11,12 +11,16 @@ the client's; a transient failure is a `TransientRemoteError` so the flow retrie
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import RemoteError
+from ..errors import IntegrityError, RemoteError
+from ..safepath import check_path_segment, check_relative_path
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class TransientRemoteError(RemoteError):
@@ -59,7 +63,12 @@ class RepoListing:
     _by_path: dict[str, RemoteFile] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_path.update((f.path, f) for f in self.files)
+        where = f"listing of {self.repo}@{self.revision}"
+        for f in self.files:
+            check_listed_file(f, where)
+            if f.path in self._by_path:
+                raise IntegrityError(f"{where}: the file {f.path!r} is listed twice")
+            self._by_path[f.path] = f
 
     def file(self, path: str) -> RemoteFile:
         """The entry for `path`; KeyError when the revision has no such file."""
@@ -71,6 +80,17 @@ class RepoListing:
     def sizes(self) -> dict[str, int]:
         """Relative path → size in bytes, for `select_weight_files` and `Checkpoint.file_sizes`."""
         return {f.path: f.size for f in self.files}
+
+
+def check_listed_file(file: RemoteFile, where: str) -> None:
+    """Refuse (IntegrityError, exit 6) an entry whose path, size or hashes cannot be trusted."""
+    check_relative_path(file.path, where)
+    if not isinstance(file.size, int) or file.size < 0:
+        raise IntegrityError(f"{where}: {file.path!r} has an invalid size {file.size!r}")
+    if file.sha256 is not None and not _SHA256.fullmatch(file.sha256):
+        raise IntegrityError(f"{where}: {file.path!r} has an invalid sha256 {file.sha256!r}")
+    if file.blob_id is not None:
+        check_path_segment(file.blob_id, f"{where}: blob id of {file.path!r}")
 
 
 ProgressCallback = Callable[[int], None]

@@ -12,6 +12,7 @@ so `hf`, transformers and vLLM find them, offline too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -21,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, NotFoundError, RemoteError
+from ..errors import AuthError, InvalidInputError, NotFoundError, RemoteError
+from ..safepath import check_path_segment, safe_join
 from .base import (
     ProgressCallback,
     RemoteFile,
@@ -89,6 +91,8 @@ def map_hub_error(exc: BaseException, what: str) -> Exception:
     except ImportError:  # pragma: no cover - older clients
         import httpx  # type: ignore[no-redef]
 
+    if isinstance(exc, hf_errors.HFValidationError):
+        return InvalidInputError(f"{what}: {str(exc).splitlines()[0][:200]}")
     if isinstance(exc, hf_errors.GatedRepoError):
         return AuthError(f"{what}: gated repository; request access on the hub, then {_AUTH_HINT}")
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
@@ -140,7 +144,12 @@ def hub_errors(what: str) -> Iterator[None]:
 
     try:
         yield
-    except (hf_errors.HfHubHTTPError, hf_errors.OfflineModeIsEnabled, httpx.HTTPError) as exc:
+    except (
+        hf_errors.HfHubHTTPError,
+        hf_errors.OfflineModeIsEnabled,
+        hf_errors.HFValidationError,
+        httpx.HTTPError,
+    ) as exc:
         raise map_hub_error(exc, what) from None
     except (ConnectionError, TimeoutError) as exc:
         raise map_hub_error(exc, what) from None
@@ -226,6 +235,8 @@ class HfCacheLayout:
     def __init__(self, cache_dir: Path, listing: RepoListing) -> None:
         self.cache_dir = cache_dir
         self.listing = listing
+        self.where = f"{listing.repo}@{listing.revision}"
+        check_path_segment(listing.commit, f"{self.where}: commit id")
         self.storage = cache_dir / repo_folder_name(listing.repo, listing.repo_type)
 
     @property
@@ -242,10 +253,10 @@ class HfCacheLayout:
         )
 
     def blob_path(self, file: RemoteFile) -> Path:
-        return self.storage / "blobs" / blob_name(file)
+        return safe_join(self.storage / "blobs", blob_name(file), self.where)
 
     def is_cached(self, file: RemoteFile) -> bool:
-        return _size_ok(self.root / file.path, file.size)
+        return _size_ok(safe_join(self.root, file.path, self.where), file.size)
 
     def adopt(self, file: RemoteFile) -> bool:
         blob = self.blob_path(file)
@@ -255,10 +266,10 @@ class HfCacheLayout:
         return True
 
     def partial_path(self, file: RemoteFile) -> Path:
-        return self.storage / "blobs" / f"{blob_name(file)}.incomplete"
+        return safe_join(self.storage / "blobs", f"{blob_name(file)}.incomplete", self.where)
 
     def _link(self, file: RemoteFile) -> Path:
-        pointer = self.root / file.path
+        pointer = safe_join(self.root, file.path, self.where)
         pointer.parent.mkdir(parents=True, exist_ok=True)
         blob = self.blob_path(file)
         target = os.path.relpath(blob, pointer.parent)
@@ -287,7 +298,9 @@ class HfCacheLayout:
 
     def finish(self, listing: RepoListing) -> None:
         if listing.revision != listing.commit:
-            _atomic_text(self.storage / "refs" / listing.revision, listing.commit)
+            _atomic_text(
+                safe_join(self.storage / "refs", listing.revision, self.where), listing.commit
+            )
         _write_tree_cache(self.storage, listing)
 
 
@@ -297,6 +310,8 @@ class HfLocalDirLayout:
     def __init__(self, local_dir: Path, listing: RepoListing) -> None:
         self.local_dir = local_dir
         self.listing = listing
+        self.where = f"{listing.repo}@{listing.revision}"
+        check_path_segment(listing.commit, f"{self.where}: commit id")
         self.meta = local_dir / ".cache" / "huggingface"
 
     @property
@@ -308,10 +323,21 @@ class HfLocalDirLayout:
         return self.meta / "weightlib.lock"
 
     def _metadata_path(self, file: RemoteFile) -> Path:
-        return self.meta / "download" / f"{file.path}.metadata"
+        return safe_join(self.meta / "download", f"{file.path}.metadata", self.where)
+
+    def _final_path(self, file: RemoteFile) -> Path:
+        return safe_join(self.local_dir, file.path, self.where)
+
+    def _write_metadata(self, file: RemoteFile) -> None:
+        """The client's local-dir metadata: commit, etag, timestamp."""
+        import time
+
+        _atomic_text(
+            self._metadata_path(file), f"{self.listing.commit}\n{blob_name(file)}\n{time.time()}\n"
+        )
 
     def is_cached(self, file: RemoteFile) -> bool:
-        if not _size_ok(self.local_dir / file.path, file.size):
+        if not _size_ok(self._final_path(file), file.size):
             return False
         try:
             lines = self._metadata_path(file).read_text().splitlines()
@@ -320,26 +346,31 @@ class HfLocalDirLayout:
         return len(lines) >= 2 and lines[1] == blob_name(file)
 
     def adopt(self, file: RemoteFile) -> bool:
-        return False
+        """Take a file already complete under its final name whose size and hash match the
+        listing (a kill between its rename and its metadata write): record it, fetch nothing."""
+        final = self._final_path(file)
+        if final.is_symlink() or not _size_ok(final, file.size):
+            return False
+        if not (file.sha256 or (file.blob_id and len(file.blob_id) == 40)):
+            return False  # nothing to prove the content with
+        if verify_file(final, file) is not None:
+            return False
+        self._write_metadata(file)
+        return True
 
     def partial_path(self, file: RemoteFile) -> Path:
-        return self.meta / "download" / f"{file.path}.weightlib.incomplete"
+        return safe_join(self.meta / "download", f"{file.path}.weightlib.incomplete", self.where)
 
     def commit_file(self, file: RemoteFile, partial: Path) -> Path:
-        import time
-
-        final = self.local_dir / file.path
+        final = self._final_path(file)
         final.parent.mkdir(parents=True, exist_ok=True)
         _make_readable(partial)
         os.replace(partial, final)
-        # The client's local-dir metadata: commit, etag, timestamp.
-        _atomic_text(
-            self._metadata_path(file), f"{self.listing.commit}\n{blob_name(file)}\n{time.time()}\n"
-        )
+        self._write_metadata(file)
         return final
 
     def finish(self, listing: RepoListing) -> None:
-        _atomic_text(self.meta / "refs" / listing.revision, listing.commit)
+        _atomic_text(safe_join(self.meta / "refs", listing.revision, self.where), listing.commit)
         _write_tree_cache(self.meta, listing)
 
 
@@ -349,6 +380,10 @@ class HfTransport:
     source = "hf"
 
     def __init__(self, token: str | None = None, endpoint: str | None = None) -> None:
+        from .source import HF, check_endpoint_env
+
+        if endpoint is None:
+            check_endpoint_env(HF)
         self.token = token or None
         self.endpoint = endpoint
         self._head_cache: dict[tuple[str, str], bytes] = {}
@@ -428,17 +463,30 @@ class HfTransport:
         from huggingface_hub.utils._http import get_session, hf_raise_for_status
 
         headers = {**self._headers(), "Range": f"bytes={start}-{start + length - 1}"}
-        with hub_errors(f"{listing.repo}/{path}"):
-            response = get_session().get(
-                self.url(listing, path), headers=headers, timeout=self._timeout()
-            )
+        data = bytearray()
+        with (
+            hub_errors(f"{listing.repo}/{path}"),
+            get_session().stream(
+                "GET", self.url(listing, path), headers=headers, timeout=self._timeout()
+            ) as response,
+        ):
             if response.status_code == 416:
                 return b""
+            if response.status_code >= 400:
+                response.read()
             hf_raise_for_status(response)
-            data: bytes = response.content
-        if response.status_code == 200:  # the server ignored Range
-            data = data[start : start + length]
-        return data
+            # A server that ignores Range answers 200 with the whole file: skip to `start` and
+            # stop after `length` bytes instead of reading it all into memory.
+            skip = start if response.status_code == 200 else 0
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                if skip >= len(chunk):
+                    skip -= len(chunk)
+                    continue
+                data += chunk[skip : skip + length - len(data)]
+                skip = 0
+                if len(data) >= length:
+                    break
+        return bytes(data)
 
     def fetches_serially(self, file: RemoteFile) -> bool:
         """True for files fetched through hf_transfer, which holds the GIL for the whole call
@@ -460,9 +508,49 @@ class HfTransport:
         if have == file.size:
             return
         if have == 0 and file.size >= hf_transfer_min_bytes() and hf_transfer_available():
-            self._fetch_parallel(listing, file, destination, progress)
-            return
+            target = self._parallel_target(listing, file)
+            if target is not None:
+                self._fetch_parallel(listing, file, destination, target, progress)
+                return
         self._fetch_stream(listing, file, destination, have, progress)
+
+    def _parallel_target(
+        self, listing: RepoListing, file: RemoteFile
+    ) -> tuple[str, dict[str, str]] | None:
+        """The final URL of `file` and the headers safe to send there, for hf_transfer.
+
+        Redirects are followed here (HEAD, at most 5 hops), so the token only goes to the hub's
+        own origin, never to a CDN or object store on another origin. None when the final
+        answer gives no length or refuses ranges: the streamed path handles such servers.
+        """
+        from urllib.parse import urljoin
+
+        from huggingface_hub.utils._http import get_session, hf_raise_for_status
+
+        url = self.url(listing, file.path)
+        origin = _origin(url)
+        headers = self._headers()
+        with hub_errors(f"{listing.repo}/{file.path}"):
+            for _ in range(6):
+                response = get_session().head(
+                    url, headers=headers, timeout=self._timeout(), follow_redirects=False
+                )
+                location = response.headers.get("Location")
+                if response.status_code in (301, 302, 303, 307, 308) and location:
+                    url = urljoin(url, location)
+                    if _origin(url) != origin:
+                        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                    continue
+                if response.status_code == 405:  # no HEAD here: let the streamed path try
+                    return None
+                hf_raise_for_status(response)
+                length = response.headers.get("Content-Length")
+                if response.headers.get("Accept-Ranges", "bytes").lower() == "none":
+                    return None
+                if length is None or not length.isdigit() or int(length) != file.size:
+                    return None
+                return url, headers
+        return None
 
     def _fetch_stream(
         self,
@@ -523,6 +611,7 @@ class HfTransport:
         listing: RepoListing,
         file: RemoteFile,
         destination: Path,
+        target: tuple[str, dict[str, str]],
         progress: ProgressCallback | None,
     ) -> None:
         """Multi-connection ranged download with hf_transfer into a side file, then renamed."""
@@ -538,19 +627,21 @@ class HfTransport:
         chunk = int(os.environ.get("WEIGHTLIB_HF_TRANSFER_CHUNK", str(default_chunk)))
         try:
             hf_transfer.download(
-                url=self.url(listing, file.path),
+                url=target[0],
                 filename=str(side),
                 max_files=connections,
                 chunk_size=chunk,
                 parallel_failures=connections,
                 max_retries=3,
-                headers=self._headers(),
+                headers=target[1],
                 callback=progress,
             )
         except Exception as exc:  # hf_transfer raises plain Exceptions (text may hold the URL)
             with contextlib.suppress(FileNotFoundError):
                 side.unlink()
             text = str(exc)
+            if re.search(r"os error (28|122)\b|No space left|quota exceeded", text, re.I):
+                raise OSError(errno.ENOSPC, "No space left on device", str(destination)) from None
             if "404" in text:
                 raise NotFoundError(f"{what}: file not found in the repository") from None
             if "401" in text or "403" in text:
@@ -633,6 +724,15 @@ class HfTransport:
 
             files = [RemoteFile(p, (folder / p).stat().st_size) for p in list_local_files(folder)]
         return RepoListing(repo, revision, commit, tuple(files), repo_type, "hf")
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port: where a request goes, for deciding whether a token may follow."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or default
 
 
 def _xet_available() -> bool:

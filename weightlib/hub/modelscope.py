@@ -26,9 +26,10 @@ from ..errors import (
     RemoteError,
     WeightlibError,
 )
+from ..safepath import safe_join
 from .base import ProgressCallback, RemoteFile, RepoListing, TransientRemoteError
 from .refs import ModelRef
-from .source import MODELSCOPE, env_offline, resolve_model_ref, select_source
+from .source import MODELSCOPE, check_endpoint_env, env_offline, resolve_model_ref, select_source
 
 if TYPE_CHECKING:
     from modelscope_hub import HubApi
@@ -91,6 +92,8 @@ class ModelScopeTransport:
 
     def __init__(self, token: str | None = None, endpoint: str | None = None) -> None:
         require_modelscope()
+        if endpoint is None:
+            check_endpoint_env(MODELSCOPE)
         self._token = token or os.environ.get("MODELSCOPE_API_TOKEN") or None
         self._endpoint = endpoint
         self._api_instance: HubApi | None = None
@@ -360,17 +363,20 @@ class ModelScopeLayout:
         """Where `finish` writes the listing for offline runs."""
         return self._record
 
+    def _target(self, file: RemoteFile) -> Path:
+        return safe_join(self._root, file.path, _label(self.repo, self.revision))
+
     def is_cached(self, file: RemoteFile) -> bool:
-        target = self._root / file.path
+        target = self._target(file)
         return target.is_file() and target.stat().st_size == file.size
 
     def partial_path(self, file: RemoteFile) -> Path:
         # The client's own name for partial bytes, so either tool can resume the other's.
-        target = self._root / file.path
+        target = self._target(file)
         return target.with_name(target.name + ".incomplete")
 
     def commit_file(self, file: RemoteFile, partial: Path) -> Path:
-        target = self._root / file.path
+        target = self._target(file)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)
         return target

@@ -7,10 +7,13 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InvalidInputError
+from ..safepath import unsafe_reason
 
 SOURCES = ("hf", "modelscope")
 _SCHEMES = {"hf": "hf", "huggingface": "hf", "ms": "modelscope", "modelscope": "modelscope"}
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_REPO_ID = 96
+"""The Hugging Face Hub's limit on a repository id's length (its client refuses longer ones)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,16 @@ def parse_model_ref(
         parts = parts[1:]
     if len(parts) != 2 or not all(_PART.match(p) and ".." not in p for p in parts):
         raise InvalidInputError(
-            f"{text}: not a repository id; expected org/name (or hf://org/name)"
+            f"{text[:120]}: not a repository id; expected org/name (or hf://org/name)"
         )
-    return ModelRef(final_source, "/".join(parts), ref_revision or revision, repo_type)
+    repo = "/".join(parts)
+    if final_source == "hf" and (len(repo) > MAX_REPO_ID or "--" in repo):
+        raise InvalidInputError(
+            f"{text[:120]}: not a valid repository id (at most {MAX_REPO_ID} characters, no '--')"
+        )
+    final_revision = ref_revision or revision
+    if final_revision is not None and unsafe_reason(final_revision) is not None:
+        raise InvalidInputError(
+            f"{final_revision!r}: not a valid revision ({unsafe_reason(final_revision)})"
+        )
+    return ModelRef(final_source, repo, final_revision, repo_type)

@@ -103,6 +103,31 @@ def default_revision(source: str) -> str:
     return DEFAULT_REVISIONS[normalize_source(source) or HF]
 
 
+ENDPOINT_VARIABLES = {HF: "HF_ENDPOINT", MODELSCOPE: "MODELSCOPE_ENDPOINT"}
+"""The environment variable each hub's client reads its server address from."""
+
+
+def check_endpoint_env(source: str, env: Mapping[str, str] | None = None) -> None:
+    """Refuse (exit 2, at once) a hub endpoint variable that is not an http(s) URL with a host,
+    instead of letting the client retry a request that can never be made."""
+    from urllib.parse import urlsplit
+
+    variable = ENDPOINT_VARIABLES[source]
+    value = (os.environ if env is None else env).get(variable, "").strip()
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidInputError(
+            f"{variable} is not an http(s) URL with a host (e.g. https://hub.example.com)"
+        )
+
+
 def env_offline(env: Mapping[str, str] | None = None) -> bool:
     """True when the environment forbids network access (`WEIGHTLIB_OFFLINE`, `HF_HUB_OFFLINE`)."""
     environ = os.environ if env is None else env
@@ -116,6 +141,7 @@ __all__ = [
     "DEFAULT_REVISIONS",
     "HF",
     "MODELSCOPE",
+    "check_endpoint_env",
     "default_revision",
     "env_offline",
     "env_source",
