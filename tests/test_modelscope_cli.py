@@ -377,3 +377,42 @@ def test_missing_extra_exits_2_and_hf_commands_still_work(
     local = run("filter", str(minilm_dir))
     assert local.returncode == 0, local.stderr
     assert local.stdout.split() == ["model.safetensors"]
+
+
+# -- hostile listings ------------------------------------------------------------------------
+
+HOSTILE = ["/ABSOLUTE/x.json", "../../x.json", "sub/../../x.json", "a\\b.json", "a//b.json"]
+
+
+@pytest.mark.parametrize("mode", ["cache", "local-dir"])
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_listing_entry_is_refused_before_any_write(
+    hub: MsHubServer, env: dict[str, str], run_cli: CliRunner, tmp_path: Path, name: str, mode: str
+) -> None:
+    hub.configure(extra_files={name: "HOSTILE-PAYLOAD"})
+    dest = tmp_path / "a" / "b" / "dest"
+    mark = hub.mark()
+    args = ["download", f"ms://{TINY}", "--format", "all"]
+    args += ["--local-dir", str(dest)] if mode == "local-dir" else []
+    result = run_cli(*args, env=env)
+    assert_error(result, 6, "unsafe file name", repr(name))
+    assert hub.file_gets(mark) == []
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and b"HOSTILE" in p.read_bytes()]
+    assert written == []
+    assert not Path("/ABSOLUTE").exists()
+
+
+def test_hostile_recorded_listing_is_refused_offline(
+    hub: MsHubServer, env: dict[str, str], run_cli: CliRunner, tmp_path: Path
+) -> None:
+    dest = tmp_path / "dest"
+    assert run_cli("download", f"ms://{TINY}", "--local-dir", dest, env=env).returncode == 0
+    records = [p for p in dest.rglob("*.json") if "files" in p.read_text(errors="replace")[:200]]
+    record = next(p for p in records if '"commit"' in p.read_text())
+    document = json.loads(record.read_text())
+    document["files"].append({"path": "../../x.json", "size": 2, "sha256": None})
+    record.write_text(json.dumps(document))
+    result = run_cli(
+        "download", f"ms://{TINY}", "--local-dir", dest, "--format", "all", "--offline", env=env
+    )
+    assert_error(result, 6, "../../x.json")

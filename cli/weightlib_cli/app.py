@@ -65,8 +65,13 @@ def global_options(
 commands.register_all(app)
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+_SIGNALS_RECEIVED: list[int] = []
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Unwind the command (locks released, bars closed); remember why, for the exit code."""
+    _SIGNALS_RECEIVED.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _exit_now(code: int) -> None:
@@ -84,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
     try:
         result = command.main(args=args, prog_name="weightlib", standalone_mode=False)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as `cat` does
@@ -96,13 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort as exc:  # Click turns Ctrl-C (and our SIGTERM) into Abort
-        cause = exc.__cause__
-        interrupt = cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt()
-        code = report(interrupt)
-        if "--json" in args and not OPTIONS.json_printed:
-            print_json({"error": {"message": one_line_message(interrupt), "exit_code": code}})
-        _exit_now(code)
+    except typer.Abort as exc:
+        _interrupted(exc.__cause__ or KeyboardInterrupt(), args)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument …
         sys.exit(report_usage_error(exc))
     except (Exception, KeyboardInterrupt) as exc:
@@ -112,4 +113,15 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, KeyboardInterrupt):
             _exit_now(code)
         sys.exit(code)
+    if _SIGNALS_RECEIVED:  # Typer turned the interrupt into a plain exit code 130
+        interrupt = Terminated() if signal.SIGTERM in _SIGNALS_RECEIVED else KeyboardInterrupt()
+        _interrupted(interrupt, args)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _interrupted(exc: BaseException, args: list[str] | None = None) -> None:
+    """Ctrl-C or SIGTERM: one line, one JSON document with `--json`, exit 130 / 143 at once."""
+    code = report(exc)
+    if "--json" in (sys.argv if args is None else args) and not OPTIONS.json_printed:
+        print_json({"error": {"message": one_line_message(exc), "exit_code": code}})
+    _exit_now(code)

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 EXIT_CODE_TABLE: tuple[tuple[int, str], ...] = (
     (0, "success"),
-    (2, "usage error or invalid input (bad option, a file given for a folder, a missing extra)"),
+    (
+        2,
+        "usage error or invalid input (bad option, a file given for a folder, a missing extra, "
+        "an invalid repo id or revision, an HF_ENDPOINT / MODELSCOPE_ENDPOINT that is not a URL)",
+    ),
     (3, "not found: path, repository, revision, file, or no weight files"),
     (4, "authentication or authorization: gated or private repository, bad token, unreadable file"),
     (5, "network or remote failure after retries"),
-    (6, "integrity: corrupt header, checksum mismatch, index names missing files"),
+    (
+        6,
+        "integrity: corrupt header, checksum mismatch, index names missing files, a server or "
+        "file naming an unsafe path (absolute, '..', backslash, NUL, empty segment)",
+    ),
     (7, "waiting for a lock timed out"),
-    (8, "not enough resources: disk space or memory"),
-    (130, "interrupted (Ctrl-C)"),
+    (8, "not enough resources: disk space or memory, a disk that fills up mid-download"),
+    (130, "interrupted (Ctrl-C); partial files are kept and resume on the next run"),
+    (143, "terminated (SIGTERM); partial files are kept and resume on the next run"),
     (141, "stdout was closed by its reader (| head), as cat reports it"),
 )
 

@@ -92,6 +92,29 @@ class HubServer(RequestLog):
         self.config["faults"] = faults
         self._write()
 
+    def redirect_to(
+        self, other: HubServer, *, paths: list[str] | None = None, status: int = 302
+    ) -> None:
+        """Send resolves of `paths` (globs; default all files) to `other` with a `status` redirect.
+
+        `other` (a second `HubServer`, the "CDN") gets this hub's repos, all public, with
+        no faults; the other fault settings here are kept. Call it after adding the repos and
+        after `set_faults` (which drops the redirect): `hub.redirect_to(cdn, paths=["*.bin"])`.
+        """
+        other.config["repos"].update(
+            {
+                name: {**spec, "gated": False, "private": False}
+                for name, spec in self.config["repos"].items()
+            }
+        )
+        other.config["faults"] = {}
+        other._write()
+        redirect: dict[str, Any] = {"to": other.url, "status": status}
+        if paths is not None:
+            redirect["paths"] = list(paths)
+        self.config["faults"] = {**self.config["faults"], "redirect": redirect}
+        self._write()
+
     # -- request log (mark, requests: RequestLog) ----------------------------------------------
 
     def file_gets(self, since: int = 0, repo: str | None = None) -> list[dict[str, Any]]:

@@ -26,9 +26,35 @@ The config file is re-read whenever it changes (tests switch faults between runs
         "reset_rate": 0,           # probability of a TCP reset half-way through a file body
         "truncate_rate": 0,        # probability of closing the connection half-way (clean FIN)
         "api_error_rate": 0,       # probability of HTTP 500 on /api requests
-        "paths": ["*"],            # globs of repo file paths the probabilistic faults apply to
+        "paths": ["*"],            # globs of repo file paths the probabilistic faults,
+                                   #   first_byte_delay, ignore_range, no_content_length apply to
         "wrong_content": {"model.safetensors": 1},   # glob → times to serve bad bytes (-1: always)
-        "seed": 0
+        "seed": 0,
+        "ignore_range": false,     # `paths` files: Range ignored → 200 + whole body, no
+                                   #   Content-Range / Accept-Ranges (on HEAD too), never 416
+        "no_content_length": false,  # `paths` files: no Content-Length (GET and HEAD); the body
+                                     #   ends when the server closes (`Connection: close`)
+        "extra_files": {"../../x.json": "text"},  # name → content, added to every repo and
+                                   #   revision verbatim (hostile names welcome, replacing a real
+                                   #   file of that name): siblings (size, blobId), the tree
+                                   #   (listed at the root, recursive or not, and under any prefix
+                                   #   they start with; no directory entries made for them),
+                                   #   paths-info; a resolve of exactly that path serves the text
+        "commit": "../../evil",    # reported instead of the real commit of every revision of
+                                   #   every repo (`sha`, refs, X-Repo-Commit); as a revision
+                                   #   (in resolve, tree, paths-info, revision URLs; its "/" may
+                                   #   come raw or %2F-quoted) it means `main`
+        "blob_ids": {"*.json": "../../../x"},  # glob → reported instead of the blob id of those
+                                   #   files: blobId / tree oid, lfs sha256 / oid, ETag and
+                                   #   X-Linked-Etag
+        "redirect": {"to": "http://127.0.0.1:PORT", "paths": ["*.safetensors"], "status": 302}
+                                   # GET/HEAD on resolve of a matching file (after the access
+                                   #   checks) → `status` with `Location: <to><same URL path and
+                                   #   query>`, X-Repo-Commit, X-Linked-Size, X-Linked-Etag, ETag
+                                   #   and an empty body, as the hub does for LFS files on its
+                                   #   CDN; `paths` defaults to all files, `status` to 302.
+                                   #   The other origin is typically a second test hub serving
+                                   #   the same folders (fixtures: `HubServer.redirect_to`)
       }
     }
 
@@ -43,6 +69,7 @@ import argparse
 import contextlib
 import fnmatch
 import hashlib
+import io
 import json
 import os
 import random
@@ -53,7 +80,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".onnx", ".msgpack", ".ckpt", ".gguf")
@@ -72,16 +99,17 @@ def lfs_pointer(sha256: str, size: int) -> bytes:
 
 
 class FileEntry:
-    """One file of a revision with the hashes the hub publishes."""
+    """One file of a revision with the hashes the hub publishes: a file on disk, or `data`."""
 
-    def __init__(self, rel: str, path: Path) -> None:
+    def __init__(self, rel: str, path: Path | None = None, data: bytes | None = None) -> None:
         self.rel = rel
         self.path = path
-        self.size = path.stat().st_size
+        self.data = data
+        self.size = len(data) if data is not None else self._disk().stat().st_size
         self.lfs = rel.endswith(LFS_SUFFIXES) or self.size >= LFS_MIN_SIZE
         sha256 = hashlib.sha256()
         sha1 = hashlib.sha1(b"blob %d\0" % self.size)
-        with path.open("rb") as handle:
+        with self.open() as handle:
             while block := handle.read(4 * 1024 * 1024):
                 sha256.update(block)
                 if not self.lfs:
@@ -94,6 +122,16 @@ class FileEntry:
         else:
             self.pointer_size = 0
             self.blob_id = sha1.hexdigest()
+
+    def _disk(self) -> Path:
+        assert self.path is not None, "a FileEntry needs a path or data"
+        return self.path
+
+    def open(self) -> BinaryIO:
+        """The content, for reading."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        return self._disk().open("rb")
 
     @property
     def etag(self) -> str:
@@ -156,6 +194,7 @@ class HubState:
         self.snapshots: dict[tuple[str, str, str], Snapshot] = {}
         self.wrong_served: dict[str, int] = {}
         self.rng = random.Random(0)
+        self.extra: dict[str, FileEntry] = {}
 
     def current(self) -> dict[str, Any]:
         st = self.config_path.stat()
@@ -165,8 +204,27 @@ class HubState:
                 self.config = json.loads(self.config_path.read_text())
                 self.stamp = stamp
                 self.wrong_served = {}
-                self.rng = random.Random(self.config.get("faults", {}).get("seed", 0))
+                faults = self.config.get("faults", {})
+                self.rng = random.Random(faults.get("seed", 0))
+                self.extra = {
+                    name: FileEntry(name, data=text.encode())
+                    for name, text in faults.get("extra_files", {}).items()
+                }
             return self.config
+
+    def extra_files(self) -> dict[str, FileEntry]:
+        """The `extra_files` fault's entries for the current config (name → entry)."""
+        with self.lock:
+            return self.extra
+
+    def files(self, snap: Snapshot) -> dict[str, FileEntry]:
+        """The files a revision lists: its folder's, then the `extra_files` (which win)."""
+        extra = self.extra_files()
+        if not extra:
+            return snap.files
+        merged = {rel: entry for rel, entry in snap.files.items() if rel not in extra}
+        merged.update(extra)
+        return merged
 
     def snapshot(self, repo: str, branch: str, folder: str) -> Snapshot:
         key = (repo, branch, folder)
@@ -246,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
         return len(body)
 
     def _send_error(self, err: HubError) -> int:
-        headers = {"X-Error-Message": err.message}
+        headers = {"X-Error-Message": _header_safe(err.message)}
         if err.code:
             headers["X-Error-Code"] = err.code
         if err.commit:
@@ -278,10 +336,12 @@ class Handler(BaseHTTPRequestHandler):
         return spec
 
     def _resolve(
-        self, repo: str, spec: dict[str, Any], revision: str | None
+        self, config: dict[str, Any], repo: str, spec: dict[str, Any], revision: str | None
     ) -> tuple[str, Snapshot]:
         revisions: dict[str, str] = spec["revisions"]
         revision = revision or "main"
+        if revision == config.get("faults", {}).get("commit"):
+            revision = "main" if "main" in revisions else next(iter(revisions))
         branch = spec.get("tags", {}).get(revision, revision)
         if branch in revisions:
             return branch, self.state.snapshot(repo, branch, revisions[branch])
@@ -290,6 +350,27 @@ class Handler(BaseHTTPRequestHandler):
             if snap.commit == revision:
                 return name, snap
         raise HubError(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+
+    @staticmethod
+    def _commit(config: dict[str, Any], snap: Snapshot) -> str:
+        """The commit reported for `snap`: its own, or the `commit` fault's string."""
+        override = config.get("faults", {}).get("commit")
+        return str(override) if override is not None else snap.commit
+
+    @staticmethod
+    def _split_revision(
+        config: dict[str, Any], segments: list[str]
+    ) -> tuple[str | None, list[str]]:
+        """(revision, remaining segments): one segment, or the `commit` fault's string when the
+        segments start with it (its "/" came raw)."""
+        override = config.get("faults", {}).get("commit")
+        if override:
+            pieces = str(override).split("/")
+            if len(pieces) > 1 and segments[: len(pieces)] == pieces:
+                return str(override), segments[len(pieces) :]
+        if not segments:
+            return None, []
+        return segments[0], segments[1:]
 
     # ---- routes -----------------------------------------------------------------------------
     def do_HEAD(self) -> None:
@@ -340,49 +421,61 @@ class Handler(BaseHTTPRequestHandler):
         extra = {"repo": repo}
         if not rest or rest[0] == "revision":
             revision = "/".join(rest[1:]) if rest else None
-            _, snap = self._resolve(repo, spec, revision)
+            _, snap = self._resolve(config, repo, spec, revision)
             blobs = query.get("blobs", ["false"])[0] == "true"
+            blob_ids = config.get("faults", {}).get("blob_ids", {})
             doc = {
                 "_id": hashlib.md5(repo.encode()).hexdigest()[:24],
                 "id": repo,
                 "modelId": repo,
-                "sha": snap.commit,
+                "sha": self._commit(config, snap),
                 "private": bool(spec.get("private")),
                 "gated": "manual" if spec.get("gated") else False,
                 "disabled": False,
                 "downloads": 0,
                 "likes": 0,
                 "tags": [],
-                "siblings": [f.sibling(blobs) for f in snap.files.values()],
+                "siblings": [
+                    _with_blob_id(f.sibling(blobs), rel, blob_ids)
+                    for rel, f in self.state.files(snap).items()
+                ],
             }
             return 200, self._send_json(200, doc), extra
         if rest[0] == "tree":
-            revision = rest[1] if len(rest) > 1 else "main"
-            prefix = "/".join(rest[2:]).strip("/")
-            _, snap = self._resolve(repo, spec, revision)
+            revision, tail = self._split_revision(config, rest[1:])
+            prefix = "/".join(tail).strip("/")
+            _, snap = self._resolve(config, repo, spec, revision or "main")
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
-            entries = _tree(snap, prefix, recursive)
-            if prefix and not entries and prefix not in snap.files:
+            files = self.state.files(snap)
+            entries = _tree(files, self.state.extra_files(), prefix, recursive)
+            if prefix and not entries and prefix not in files:
                 raise HubError(404, "EntryNotFound", f"{prefix} does not exist")
+            blob_ids = config.get("faults", {}).get("blob_ids", {})
+            entries = [_with_blob_id(e, e["path"], blob_ids) for e in entries]
             return 200, self._send_json(200, entries), extra
         if rest[0] == "refs":
             branches = []
             for name, folder in spec["revisions"].items():
                 snap = self.state.snapshot(repo, name, folder)
-                branches.append(
-                    {"name": name, "ref": f"refs/heads/{name}", "targetCommit": snap.commit}
-                )
+                commit = self._commit(config, snap)
+                branches.append({"name": name, "ref": f"refs/heads/{name}", "targetCommit": commit})
             tags = []
             for tag, branch in spec.get("tags", {}).items():
                 snap = self.state.snapshot(repo, branch, spec["revisions"][branch])
-                tags.append({"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": snap.commit})
+                commit = self._commit(config, snap)
+                tags.append({"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": commit})
             doc = {"branches": branches, "tags": tags, "converts": []}
             return 200, self._send_json(200, doc), extra
         if rest[0] == "paths-info":
-            _, snap = self._resolve(repo, spec, rest[1] if len(rest) > 1 else None)
+            revision, _ = self._split_revision(config, rest[1:])
+            _, snap = self._resolve(config, repo, spec, revision)
             form = parse_qs(getattr(self, "_body", b"").decode())
             paths = form.get("paths", [])
-            entries = [snap.files[p].tree_entry() for p in paths if p in snap.files]
+            files = self.state.files(snap)
+            blob_ids = config.get("faults", {}).get("blob_ids", {})
+            entries = [
+                _with_blob_id(files[p].tree_entry(), p, blob_ids) for p in paths if p in files
+            ]
             return 200, self._send_json(200, entries), extra
         raise HubError(404, None, "unknown api route")
 
@@ -394,51 +487,82 @@ class Handler(BaseHTTPRequestHandler):
         repo_type = "model"
         if head[:1] == ["datasets"]:
             repo_type, head = "dataset", head[1:]
-        if len(head) != 2 or len(parts) < at + 3:
+        revision, tail = self._split_revision(config, parts[at + 1 :])
+        if len(head) != 2 or revision is None or not tail:
             raise HubError(404, None, "bad resolve url")
         repo = "/".join(head)
-        revision = parts[at + 1]
-        rel = "/".join(parts[at + 2 :])
+        rel = "/".join(tail)
         extra: dict[str, Any] = {"repo": repo, "file": rel}
         spec = self._repo(config, repo_type, repo)
-        _, snap = self._resolve(repo, spec, revision)
-        entry = snap.files.get(rel)
+        _, snap = self._resolve(config, repo, spec, revision)
+        commit = self._commit(config, snap)
+        entry = self.state.files(snap).get(rel)
         if entry is None:
-            raise HubError(404, "EntryNotFound", f"{rel} does not exist", commit=snap.commit)
+            raise HubError(404, "EntryNotFound", f"{rel} does not exist", commit=commit)
+        faults = config.get("faults", {})
+        etag = _blob_id_for(rel, faults.get("blob_ids", {}))
+        file_etag = etag or entry.etag
+        linked_etag = etag or entry.sha256
         size = entry.size
+        redirect = faults.get("redirect")
+        if redirect and any(fnmatch.fnmatchcase(rel, p) for p in redirect.get("paths", ["*"])):
+            status = int(redirect.get("status", 302))
+            url = urlsplit(self.path)
+            location = str(redirect["to"]).rstrip("/") + url.path
+            if url.query:
+                location += "?" + url.query
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.send_header("ETag", f'"{file_etag}"')
+            self.send_header("X-Repo-Commit", commit)
+            self.send_header("X-Linked-Size", str(size))
+            self.send_header("X-Linked-Etag", f'"{linked_etag}"')
+            self.end_headers()
+            extra["fault"] = "redirect"
+            return status, 0, extra
+        in_scope = any(fnmatch.fnmatchcase(rel, p) for p in faults.get("paths", ["*"]))
+        ignore_range = in_scope and bool(faults.get("ignore_range"))
+        no_length = in_scope and bool(faults.get("no_content_length"))
         start, end = 0, size - 1
         status = 200
-        range_header = self.headers.get("Range")
+        range_header = None if ignore_range else self.headers.get("Range")
         if range_header:
             parsed = _parse_range(range_header, size)
             if parsed is None:
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{size}")
                 self.send_header("Content-Length", "0")
-                self.send_header("X-Repo-Commit", snap.commit)
+                self.send_header("X-Repo-Commit", commit)
                 self.end_headers()
                 return 416, 0, extra
             start, end = parsed
             status = 206
         length = end - start + 1 if size else 0
-        faults = config.get("faults", {})
-        in_scope = any(fnmatch.fnmatchcase(rel, p) for p in faults.get("paths", ["*"]))
         is_get = self.command == "GET"
         if is_get and in_scope and faults.get("first_byte_delay"):
             time.sleep(float(faults["first_byte_delay"]))
         if is_get and in_scope and self.state.chance(faults.get("error_rate", 0)):
             extra["fault"] = "500"
-            raise HubError(500, None, "injected server error", commit=snap.commit)
+            raise HubError(500, None, "injected server error", commit=commit)
         self.send_response(status)
-        self.send_header("Content-Length", str(length))
+        if no_length:
+            self.send_header("Connection", "close")  # also sets self.close_connection
+            extra["fault"] = "no-content-length"
+        else:
+            self.send_header("Content-Length", str(length))
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", f'"{entry.etag}"')
-        self.send_header("X-Repo-Commit", snap.commit)
-        self.send_header("Content-Disposition", f'inline; filename="{quote(rel.split("/")[-1])}"')
+        if ignore_range:
+            extra["fault"] = "ignore-range"
+        else:
+            self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", f'"{file_etag}"')
+        self.send_header("X-Repo-Commit", commit)
+        filename = quote(rel.split("/")[-1])
+        self.send_header("Content-Disposition", f'inline; filename="{filename}"')
         if entry.lfs:
             self.send_header("X-Linked-Size", str(size))
-            self.send_header("X-Linked-Etag", f'"{entry.sha256}"')
+            self.send_header("X-Linked-Etag", f'"{linked_etag}"')
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
@@ -453,7 +577,7 @@ class Handler(BaseHTTPRequestHandler):
         wrong = self.state.take_wrong(rel)
         if wrong:
             extra["fault"] = "wrong-content"
-        sent = self._stream(entry.path, start, length if cut is None else cut, wrong, faults)
+        sent = self._stream(entry, start, length if cut is None else cut, wrong, faults)
         if cut is not None:
             self.wfile.flush()
             if extra["fault"] == "reset":
@@ -463,16 +587,20 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif no_length:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)  # the FIN ends the body
+            self.close_connection = True
         return status, sent, extra
 
     def _stream(
-        self, path: Path, start: int, length: int, wrong: bool, faults: dict[str, Any]
+        self, entry: FileEntry, start: int, length: int, wrong: bool, faults: dict[str, Any]
     ) -> int:
         bandwidth = float(faults.get("bandwidth") or 0)
         chunk = CHUNK if not bandwidth else max(16 * 1024, min(CHUNK, int(bandwidth / 20)))
         sent = 0
         began = time.monotonic()
-        with path.open("rb") as handle:
+        with entry.open() as handle:
             handle.seek(start)
             while sent < length:
                 block = handle.read(min(chunk, length - sent))
@@ -489,12 +617,19 @@ class Handler(BaseHTTPRequestHandler):
         return sent
 
 
-def _tree(snap: Snapshot, prefix: str, recursive: bool) -> list[dict[str, Any]]:
+def _tree(
+    files: dict[str, FileEntry], extra: dict[str, FileEntry], prefix: str, recursive: bool
+) -> list[dict[str, Any]]:
+    """Tree entries under `prefix`; the `extra` names are listed verbatim at the root and under
+    any prefix they start with, without directory entries."""
     base = prefix + "/" if prefix else ""
     entries: list[dict[str, Any]] = []
     dirs: set[str] = set()
-    for rel, entry in snap.files.items():
+    for rel, entry in files.items():
         if not rel.startswith(base):
+            continue
+        if rel in extra:
+            entries.append(entry.tree_entry())
             continue
         rest = rel[len(base) :]
         segments = rest.split("/")
@@ -508,6 +643,36 @@ def _tree(snap: Snapshot, prefix: str, recursive: bool) -> list[dict[str, Any]]:
         oid = hashlib.sha1(directory.encode()).hexdigest()
         entries.append({"type": "directory", "oid": oid, "size": 0, "path": directory})
     return entries
+
+
+def _blob_id_for(rel: str, blob_ids: dict[str, str]) -> str | None:
+    """The `blob_ids` fault's string for `rel` (first matching glob), if any."""
+    for pattern, value in blob_ids.items():
+        if fnmatch.fnmatchcase(rel, pattern):
+            return str(value)
+    return None
+
+
+def _with_blob_id(entry: dict[str, Any], rel: str, blob_ids: dict[str, str]) -> dict[str, Any]:
+    """A sibling or tree entry with its blob ids replaced per the `blob_ids` fault."""
+    value = _blob_id_for(rel, blob_ids) if entry.get("type", "file") == "file" else None
+    if value is None:
+        return entry
+    entry = {**entry}
+    for key in ("oid", "blobId"):
+        if key in entry:
+            entry[key] = value
+    if "lfs" in entry:
+        entry["lfs"] = {**entry["lfs"]}
+        for key in ("oid", "sha256"):
+            if key in entry["lfs"]:
+                entry["lfs"][key] = value
+    return entry
+
+
+def _header_safe(text: str) -> str:
+    """`text` with control and non-ASCII characters escaped, fit for one header line."""
+    return "".join(c if " " <= c < "\x7f" else c.encode("unicode_escape").decode() for c in text)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -90,6 +90,7 @@ class MsHubServer(RequestLog):
             no_range=False,
             first_byte_delay=0,
             bytes_per_second=0,
+            extra_files={},
         )
 
     # -- request log (mark, requests: RequestLog) ----------------------------------------------

@@ -25,6 +25,12 @@ Configuration (JSON object; every key optional; file keys are `owner/name/path`)
 - `wrong_sha256`: `["owner/name/path", …]` → the listing reports a wrong sha256 for those files
 - `no_range`: true → ignore `Range` (always 200 with the whole file)
 - `first_byte_delay`: seconds before each file body; `bytes_per_second`: per-connection limit
+- `extra_files`: `{"name": "text", …}` → in every repo and revision, listed as blobs with
+  `Path` exactly the name (hostile ones welcome: `../../x.json`, `/abs/x.json`, `a\\b.json`, NUL…),
+  `Name` its last `/`-segment, the text's `Size` and `Sha256`, replacing a real file of that
+  path; listed at the root (recursive or not) and under any `Root` they start with (no `tree`
+  entries made for them). `repo?FilePath=<name>` (exactly the name) serves the text; the
+  `owner/name/<name>` keys of `fail`, `reset`, `wrong_content`, `gone`, `wrong_sha256` apply
 """
 
 from __future__ import annotations
@@ -299,6 +305,7 @@ class Handler(BaseHTTPRequestHandler):
             self._error(404, f"{root_rel} not found in {repo}@{revision}", repo=repo)
             return
         wrong = set(self.state.config.get("wrong_sha256", []))
+        extra: dict[str, str] = self.state.config.get("extra_files") or {}
         walker = os.walk(base) if recursive else [next(os.walk(base))]
         for dirpath, dirnames, filenames in walker:
             dirnames.sort()
@@ -310,6 +317,8 @@ class Handler(BaseHTTPRequestHandler):
             for filename in sorted(filenames):
                 full = Path(dirpath, filename)
                 rel = full.relative_to(folder).as_posix()
+                if rel in extra:
+                    continue
                 sha = self.state.sha256(full)
                 if f"{repo}/{rel}" in wrong:
                     sha = hashlib.sha256(b"wrong" + sha.encode()).hexdigest()
@@ -324,6 +333,24 @@ class Handler(BaseHTTPRequestHandler):
                         "IsLFS": full.stat().st_size > 1024,
                     }
                 )
+        for extra_name, text in extra.items():
+            if root_rel and not extra_name.startswith(root_rel + "/"):
+                continue
+            data = text.encode()
+            sha = hashlib.sha256(data).hexdigest()
+            if f"{repo}/{extra_name}" in wrong:
+                sha = hashlib.sha256(b"wrong" + sha.encode()).hexdigest()
+            files.append(
+                {
+                    "Name": extra_name.rsplit("/", 1)[-1],
+                    "Path": extra_name,
+                    "Type": "blob",
+                    "Size": len(data),
+                    "Sha256": sha,
+                    "Revision": commit_of(repo, revision),
+                    "IsLFS": len(data) > 1024,
+                }
+            )
         self._send_json(
             200,
             {"Code": 200, "Data": {"Files": files}, "Success": True},
@@ -336,15 +363,20 @@ class Handler(BaseHTTPRequestHandler):
         folder = self._revision_dir(repo, repo_dir, query)
         if folder is None:
             return
-        rel = (query.get("FilePath") or "").lstrip("/")
+        extra: dict[str, str] = self.state.config.get("extra_files") or {}
+        given = query.get("FilePath") or ""
+        rel = given if given in extra else given.lstrip("/")
         full = folder / rel
         key = f"{repo}/{rel}"
         log = {"repo": repo, "revision": folder.name, "file": rel, "kind": "file"}
         gone = key in self.state.config.get("gone", [])
-        if not rel or ".." in rel.split("/") or not full.is_file() or gone:
+        if rel in extra and not gone:
+            data = extra[rel].encode()
+        elif not rel or ".." in rel.split("/") or not full.is_file() or gone:
             self._error(404, f"file {rel} not found in {repo}@{folder.name}", **log)
             return
-        data = full.read_bytes()
+        else:
+            data = full.read_bytes()
         if key in self.state.config.get("wrong_content", []) and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         size = len(data)

@@ -510,8 +510,11 @@ class HfTransport:
         if have == 0 and file.size >= hf_transfer_min_bytes() and hf_transfer_available():
             target = self._parallel_target(listing, file)
             if target is not None:
-                self._fetch_parallel(listing, file, destination, target, progress)
-                return
+                try:
+                    self._fetch_parallel(listing, file, destination, target, progress)
+                    return
+                except _ParallelUnsupported:
+                    pass  # the server gives no length to split by: stream it instead
         self._fetch_stream(listing, file, destination, have, progress)
 
     def _parallel_target(
@@ -545,8 +548,8 @@ class HfTransport:
                     return None
                 hf_raise_for_status(response)
                 length = response.headers.get("Content-Length")
-                if response.headers.get("Accept-Ranges", "bytes").lower() == "none":
-                    return None
+                if response.headers.get("Accept-Ranges", "").lower() != "bytes":
+                    return None  # ranges not promised: hf_transfer would fail on this server
                 if length is None or not length.isdigit() or int(length) != file.size:
                     return None
                 return url, headers
@@ -642,6 +645,8 @@ class HfTransport:
             text = str(exc)
             if re.search(r"os error (28|122)\b|No space left|quota exceeded", text, re.I):
                 raise OSError(errno.ENOSPC, "No space left on device", str(destination)) from None
+            if "no content length" in text.lower():
+                raise _ParallelUnsupported(what) from None
             if "404" in text:
                 raise NotFoundError(f"{what}: file not found in the repository") from None
             if "401" in text or "403" in text:
@@ -651,6 +656,9 @@ class HfTransport:
             raise TransientRemoteError(
                 f"{what}: parallel download failed ({reason or type(exc).__name__})"
             ) from None
+        if _holes_left_by_full_disk(side, file.size):
+            side.unlink()
+            raise OSError(errno.ENOSPC, "No space left on device", str(destination))
         if not _size_ok(side, file.size):
             with contextlib.suppress(FileNotFoundError):
                 side.unlink()
@@ -724,6 +732,21 @@ class HfTransport:
 
             files = [RemoteFile(p, (folder / p).stat().st_size) for p in list_local_files(folder)]
         return RepoListing(repo, revision, commit, tuple(files), repo_type, "hf")
+
+
+def _holes_left_by_full_disk(path: Path, size: int) -> bool:
+    """True when hf_transfer's preallocated (sparse) file still has unwritten holes and the disk
+    has no room to fill them: it does not report a failed write on a full disk."""
+    try:
+        allocated = os.stat(path).st_blocks * 512
+        free = os.statvfs(path.parent).f_bavail * os.statvfs(path.parent).f_frsize
+    except OSError:
+        return False
+    return allocated < size and free < size - allocated
+
+
+class _ParallelUnsupported(Exception):
+    """hf_transfer cannot split this file (the server answers without a length)."""
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
