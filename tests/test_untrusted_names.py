@@ -186,9 +186,7 @@ def test_dummy_init_refuses_an_index_naming_a_file_outside(run_cli, tmp_path: Pa
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_symlink_out_of_dummy_output_is_refused(
-    run_cli, tmp_path: Path, minilm_dir: Path
-) -> None:
+def test_symlink_out_of_dummy_output_is_refused(run_cli, tmp_path: Path, minilm_dir: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     outside = tmp_path / "outside"
