@@ -244,14 +244,18 @@ class ModelScopeTransport:
             ).startswith(f"bytes {start}-"):
                 raise TransientRemoteError(f"{what}: server answered a range read wrongly")
             data = bytearray()
-            try:
+            try:  # keep only the bytes asked for, never the skipped ones
                 for chunk in response.iter_content(CHUNK_SIZE):
-                    data.extend(chunk)
-                    if len(data) >= skip + length:
+                    if skip >= len(chunk):
+                        skip -= len(chunk)
+                        continue
+                    data += chunk[skip : skip + length - len(data)]
+                    skip = 0
+                    if len(data) >= length:
                         break
             except Exception as exc:
                 raise self._map_error(exc, what) from None
-            return bytes(data[skip : skip + length])
+            return bytes(data)
 
     def fetch(
         self,
