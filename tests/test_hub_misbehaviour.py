@@ -8,6 +8,7 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,9 @@ def test_redirect_to_a_second_origin(hub: HubServer, cdn: HubServer, folder: Pat
     status, _, body = request(cdn.url, path)  # the CDN copy is public
     assert (status, body) == (200, data)
     request(cdn.url, path, headers=auth)
+    deadline = time.monotonic() + 10  # the server logs a request after answering it
+    while len(cdn.requests(mark)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     logged = cdn.requests(mark)
     assert [(r["status"], r["auth"]) for r in logged] == [(200, False), (200, True)]
     hub.set_faults(redirect={"to": cdn.url, "status": 307})  # every file, other status

@@ -46,7 +46,21 @@ Token = Annotated[
     typer.Option(
         "--token",
         metavar="TOKEN",
-        help="Hub access token (default: HF_TOKEN / MODELSCOPE_API_TOKEN or the stored login).",
+        help=(
+            "Hub access token (default: HF_TOKEN / MODELSCOPE_API_TOKEN, else the stored login); "
+            "'-' reads one line from stdin, without echo on a terminal. "
+            "Warning: --token T is visible to other users in ps; prefer --token -, "
+            "--token-file or HF_TOKEN / MODELSCOPE_API_TOKEN."
+        ),
+        show_default=False,
+    ),
+]
+TokenFile = Annotated[
+    str | None,
+    typer.Option(
+        "--token-file",
+        metavar="PATH",
+        help="Read the hub access token from the first line of PATH (not with --token).",
         show_default=False,
     ),
 ]

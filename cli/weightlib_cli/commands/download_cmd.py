@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..output import OPTIONS, format_bytes, log, print_json, print_line, stderr_is_terminal
-from ..params import Json, Repository, Revision, Token
+from ..credentials import resolve_token
+from ..params import Json, Repository, Revision, Token, TokenFile
 
 if TYPE_CHECKING:
     from weightlib.hub.base import RemoteFile
@@ -169,6 +170,7 @@ def download_command(
         int, typer.Option("--max-workers", metavar="N", help="Files fetched in parallel.")
     ] = 8,
     token: Token = None,
+    token_file: TokenFile = None,
     source: Annotated[
         str | None,
         typer.Option(
@@ -219,6 +221,7 @@ def download_command(
     """
     from weightlib.download import download, enable_xet_high_performance
 
+    hub_token = resolve_token(token, token_file)
     if high_performance:
         enable_xet_high_performance()
         if OPTIONS.verbose:
@@ -234,7 +237,7 @@ def download_command(
         cache_dir=cache_dir,
         local_dir=local_dir,
         max_workers=max_workers,
-        token=token,
+        token=hub_token,
         offline=True if offline else None,
         dry_run=dry_run,
         verify=not no_verify,

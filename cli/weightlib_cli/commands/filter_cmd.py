@@ -11,7 +11,8 @@ from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
 from weightlib.shards import require_weights
 
 from ..output import print_json, print_line
-from ..params import Format, Json, Model, Revision, Source, Token
+from ..credentials import resolve_token
+from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 
 def filter_command(
@@ -23,6 +24,7 @@ def filter_command(
     revision: Revision = None,
     source: Source = None,
     token: Token = None,
+    token_file: TokenFile = None,
     as_json: Json = False,
 ) -> None:
     """List the weight files a server (vLLM, SGLang) would load, in natural order.
@@ -31,7 +33,8 @@ def filter_command(
     other formats and subfolder weights are left out (--json says why). Exit 3 when there are no
     weight files, 6 when the index names files that are missing.
     """
-    checkpoint = open_checkpoint(model, revision=revision, source=source, token=token)
+    hub_token = resolve_token(token, token_file)
+    checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
     selection = select_checkpoint_weights(checkpoint, fmt)
     if as_json:
         print_json(

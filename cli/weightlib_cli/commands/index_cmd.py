@@ -8,7 +8,8 @@ from weightlib.checkpoint import CheckpointReport, describe_checkpoint, open_che
 
 from ..errors import one_line_message
 from ..output import format_bytes, print_json, stdout_console
-from ..params import Format, Json, Model, Revision, Source, Token
+from ..credentials import resolve_token
+from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 
 def report_document(report: CheckpointReport) -> dict[str, object]:
@@ -67,6 +68,7 @@ def index_command(
     revision: Revision = None,
     source: Source = None,
     token: Token = None,
+    token_file: TokenFile = None,
     as_json: Json = False,
 ) -> None:
     """Show the shards a server would load, in order, with tensors, bytes and dtypes.
@@ -74,8 +76,9 @@ def index_command(
     Reads only safetensors headers (never tensor data) and works with or without an index file.
     Exit 6 when the index names missing shards or a header is corrupt (--json still prints).
     """
+    hub_token = resolve_token(token, token_file)
     report = describe_checkpoint(
-        open_checkpoint(model, revision=revision, source=source, token=token), fmt
+        open_checkpoint(model, revision=revision, source=source, token=hub_token), fmt
     )
     if as_json:
         print_json(report_document(report))

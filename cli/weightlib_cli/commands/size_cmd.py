@@ -10,7 +10,8 @@ from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
 from weightlib.shards import require_weights
 
 from ..output import format_bytes, print_json, print_line
-from ..params import Format, Json, Model, Revision, Source, Token
+from ..credentials import resolve_token
+from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 
 def size_command(
@@ -24,13 +25,15 @@ def size_command(
     revision: Revision = None,
     source: Source = None,
     token: Token = None,
+    token_file: TokenFile = None,
     as_json: Json = False,
 ) -> None:
     """Total size of the weight files `filter` selects, from metadata only (nothing is read).
 
     Symlinks are followed, so a Hugging Face cache snapshot reports its blobs' sizes.
     """
-    checkpoint = open_checkpoint(model, revision=revision, source=source, token=token)
+    hub_token = resolve_token(token, token_file)
+    checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
     sizes = checkpoint.file_sizes()
     if all_files:
         files = list(sizes)
