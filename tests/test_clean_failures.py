@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import mounted_tmpfs
 from tests.helpers import WEIGHTLIB, assert_error
 from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, write_file
 
@@ -51,17 +52,8 @@ def _clear_faults(hf_hub: HubServer) -> None:
 @pytest.fixture
 def tmpfs_40m(tmp_path: Path) -> Iterator[Path]:
     """A real 40 MiB tmpfs: room for the space preflight, then filled from the test mid-download."""
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "fs", "40m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def _fill(mount: Path) -> Path:

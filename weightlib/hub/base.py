@@ -93,6 +93,21 @@ def check_listed_file(file: RemoteFile, where: str) -> None:
         check_path_segment(file.blob_id, f"{where}: blob id of {file.path!r}")
 
 
+def take_range(chunks: Iterable[bytes], skip: int, length: int) -> bytes:
+    """`length` bytes after the first `skip` of a streamed body, reading no further than that
+    (a server that ignores Range sends the whole file: skipped bytes are never kept)."""
+    data = bytearray()
+    for chunk in chunks:
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        data += chunk[skip : skip + length - len(data)]
+        skip = 0
+        if len(data) >= length:
+            break
+    return bytes(data)
+
+
 ProgressCallback = Callable[[int], None]
 """Called with the number of new bytes each time a chunk lands on disk."""
 

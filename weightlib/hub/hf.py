@@ -30,6 +30,7 @@ from .base import (
     RepoListing,
     SnapshotLayout,
     TransientRemoteError,
+    take_range,
 )
 
 CHUNK_SIZE = 1024 * 1024
@@ -463,7 +464,6 @@ class HfTransport:
         from huggingface_hub.utils._http import get_session, hf_raise_for_status
 
         headers = {**self._headers(), "Range": f"bytes={start}-{start + length - 1}"}
-        data = bytearray()
         with (
             hub_errors(f"{listing.repo}/{path}"),
             get_session().stream(
@@ -478,15 +478,7 @@ class HfTransport:
             # A server that ignores Range answers 200 with the whole file: skip to `start` and
             # stop after `length` bytes instead of reading it all into memory.
             skip = start if response.status_code == 200 else 0
-            for chunk in response.iter_bytes(CHUNK_SIZE):
-                if skip >= len(chunk):
-                    skip -= len(chunk)
-                    continue
-                data += chunk[skip : skip + length - len(data)]
-                skip = 0
-                if len(data) >= length:
-                    break
-        return bytes(data)
+            return take_range(response.iter_bytes(CHUNK_SIZE), skip, length)
 
     def fetches_serially(self, file: RemoteFile) -> bool:
         """True for files fetched through hf_transfer, which holds the GIL for the whole call

@@ -27,7 +27,7 @@ from ..errors import (
     WeightlibError,
 )
 from ..safepath import safe_join
-from .base import ProgressCallback, RemoteFile, RepoListing, TransientRemoteError
+from .base import ProgressCallback, RemoteFile, RepoListing, TransientRemoteError, take_range
 from .refs import ModelRef
 from .source import MODELSCOPE, check_endpoint_env, env_offline, resolve_model_ref, select_source
 
@@ -243,19 +243,10 @@ class ModelScopeTransport:
                 response.headers.get("Content-Range", "")
             ).startswith(f"bytes {start}-"):
                 raise TransientRemoteError(f"{what}: server answered a range read wrongly")
-            data = bytearray()
-            try:  # keep only the bytes asked for, never the skipped ones
-                for chunk in response.iter_content(CHUNK_SIZE):
-                    if skip >= len(chunk):
-                        skip -= len(chunk)
-                        continue
-                    data += chunk[skip : skip + length - len(data)]
-                    skip = 0
-                    if len(data) >= length:
-                        break
+            try:
+                return take_range(response.iter_content(CHUNK_SIZE), skip, length)
             except Exception as exc:
                 raise self._map_error(exc, what) from None
-            return bytes(data)
 
     def fetch(
         self,
