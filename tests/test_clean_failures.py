@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -278,3 +280,44 @@ def test_token_is_not_sent_to_a_redirect_on_another_origin(
     finally:
         cdn.stop()
         hf_hub.set_faults()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")
+def test_ctrl_c_in_a_real_terminal_restores_it(
+    hf_hub: HubServer, big_repo: Path, tmp_path: Path
+) -> None:
+    env = hf_hub.env(tmp_path / "home", WEIGHTLIB_HF_TRANSFER="0")
+    hf_hub.set_faults(bandwidth=300_000, paths=["*.safetensors"])
+    dest = tmp_path / "dest"
+    script = tmp_path / "run.sh"
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+    script.write_text(
+        f"{exports}{WEIGHTLIB} download org/big --local-dir {dest}; echo EXIT=$?; sleep 30\n"
+    )
+    session = f"wl-{os.getpid()}"
+    tmux = ["tmux", "-L", session]
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "bash", str(script)],
+        check=True,
+    )
+    try:
+        _wait_for(lambda: _bytes_under(dest, (".incomplete",)) > 100_000)
+        subprocess.run([*tmux, "send-keys", "-t", session, "C-c"], check=True)
+
+        def screen() -> str:
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
+
+        _wait_for(lambda: "EXIT=" in screen(), timeout=20)
+        text = screen()
+        assert "EXIT=130" in text, text
+        assert "error: interrupted" in text, text
+        cursor = subprocess.run(
+            [*tmux, "display", "-p", "-t", session, "#{cursor_flag}"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        assert cursor == "1", "the cursor Rich hid for the bars is shown again"
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
