@@ -7,7 +7,8 @@ EXIT_CODE_TABLE: tuple[tuple[int, str], ...] = (
     (
         2,
         "usage error or invalid input (bad option, a file given for a folder, a missing extra, "
-        "an invalid repo id or revision, an HF_ENDPOINT / MODELSCOPE_ENDPOINT that is not a URL)",
+        "an invalid repo id or revision, an HF_ENDPOINT / MODELSCOPE_ENDPOINT that is not a URL, "
+        "an empty token or a missing or unreadable --token-file)",
     ),
     (3, "not found: path, repository, revision, file, or no weight files"),
     (4, "authentication or authorization: gated or private repository, bad token, unreadable file"),

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..output import OPTIONS, format_bytes, log, print_json, print_line, stderr_is_terminal
 from ..credentials import resolve_token
+from ..output import OPTIONS, format_bytes, log, print_json, print_line, stderr_is_terminal
 from ..params import Json, Repository, Revision, Token, TokenFile
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ import typer
 
 from weightlib.checkpoint import CheckpointReport, describe_checkpoint, open_checkpoint
 
+from ..credentials import resolve_token
 from ..errors import one_line_message
 from ..output import format_bytes, print_json, stdout_console
-from ..credentials import resolve_token
 from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 

@@ -9,8 +9,8 @@ import typer
 from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
 from weightlib.shards import require_weights
 
-from ..output import format_bytes, print_json, print_line
 from ..credentials import resolve_token
+from ..output import format_bytes, print_json, print_line
 from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 
