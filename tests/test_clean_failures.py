@@ -19,7 +19,13 @@ import pytest
 
 from tests.conftest import mounted_tmpfs
 from tests.helpers import WEIGHTLIB, assert_error
-from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, write_file
+from tests.hubs.fixtures import (
+    VALID_TOKEN,
+    HubServer,
+    make_safetensors,
+    running_hub,
+    write_file,
+)
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
@@ -255,8 +261,7 @@ def test_server_ignoring_range_index_size_and_resume(
 def test_token_is_not_sent_to_a_redirect_on_another_origin(
     hf_hub: HubServer, big_repo: Path, tmp_path: Path, path: str
 ) -> None:
-    cdn = HubServer(tmp_path / "cdn")
-    try:
+    with running_hub(tmp_path / "cdn") as cdn:
         hf_hub.redirect_to(cdn, paths=["*.safetensors"])
         env = hf_hub.env(tmp_path / "home")
         env["WEIGHTLIB_HF_TRANSFER_MIN_BYTES"] = "1" if path == "hf_transfer" else str(1 << 40)
@@ -277,9 +282,6 @@ def test_token_is_not_sent_to_a_redirect_on_another_origin(
         assert all(r["auth"] for r in hf_hub.requests() if r.get("repo") == "org/private")
         for shard in big_repo.glob("*.safetensors"):
             assert sha256(dest / shard.name) == sha256(shard)
-    finally:
-        cdn.stop()
-        hf_hub.set_faults()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")

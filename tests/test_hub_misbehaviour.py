@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from tests.helpers import write_file
-from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors
+from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, running_hub
 from tests.hubs.hf_server import git_blob_sha1
 from tests.hubs.ms_fixtures import MsHubServer
 
@@ -75,11 +75,8 @@ def hub(hf_hub: HubServer, folder: Path) -> Iterator[HubServer]:
 
 @pytest.fixture(scope="module")
 def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    server = HubServer(tmp_path_factory.mktemp("cdn"))
-    try:
+    with running_hub(tmp_path_factory.mktemp("cdn")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- Hugging Face: listings ---------------------------------------------------------------------

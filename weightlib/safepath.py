@@ -70,13 +70,12 @@ def safe_join(root: Path, name: str, where: str) -> Path:
     below `root` that is a symlink leading out of it is refused with IntegrityError.
     """
     check_relative_path(name, where)
-    real_root = os.path.realpath(root)
     folder = root
     for segment in name.split("/")[:-1]:
         folder = folder / segment
         if not os.path.lexists(folder):
             break
-        if os.path.islink(folder) and not _inside(os.path.realpath(folder), real_root):
+        if os.path.islink(folder) and not _inside(os.path.realpath(folder), os.path.realpath(root)):
             raise IntegrityError(
                 f"{where}: refusing to write {name!r}: {segment!r} is a symlink out of {root}"
             )

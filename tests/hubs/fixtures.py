@@ -6,6 +6,7 @@ Use from a test module with `pytest_plugins = ["tests.hubs.hf_plugin"]` (fixture
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -200,14 +201,21 @@ def make_sharded_repo(
     return folder
 
 
-@pytest.fixture(scope="module")
-def hf_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    """A running test hub for the module (repos are added by the tests)."""
-    server = HubServer(tmp_path_factory.mktemp("hf-hub"))
+@contextlib.contextmanager
+def running_hub(workdir: Path) -> Iterator[HubServer]:
+    """A test hub process in `workdir`, stopped when the block ends."""
+    server = HubServer(workdir)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def hf_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """A running test hub for the module (repos are added by the tests)."""
+    with running_hub(tmp_path_factory.mktemp("hf-hub")) as server:
+        yield server
 
 
 @pytest.fixture

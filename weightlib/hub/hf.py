@@ -731,9 +731,10 @@ def _holes_left_by_full_disk(path: Path, size: int) -> bool:
     has no room to fill them: it does not report a failed write on a full disk."""
     try:
         allocated = os.stat(path).st_blocks * 512
-        free = os.statvfs(path.parent).f_bavail * os.statvfs(path.parent).f_frsize
+        disk = os.statvfs(path.parent)
     except OSError:
         return False
+    free = disk.f_bavail * disk.f_frsize
     return allocated < size and free < size - allocated
 
 
