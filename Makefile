@@ -16,13 +16,15 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check weightlib cli tests bench
-	$(BIN)/ruff format --check weightlib cli tests bench
+	$(BIN)/ruff check weightlib tests bench scripts
+	$(BIN)/ruff format --check weightlib tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_function_length.py weightlib
 
 format: install
-	$(BIN)/ruff check --fix weightlib cli tests bench
-	$(BIN)/ruff format weightlib cli tests bench
+	$(BIN)/ruff check --fix weightlib tests bench
+	$(BIN)/ruff format weightlib tests bench
 
 test: lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
@@ -33,7 +35,7 @@ completions: install
 	_WEIGHTLIB_COMPLETE=source_fish $(BIN)/weightlib > completions/weightlib.fish
 
 man: install
-	$(BIN)/python -m weightlib_cli.manpage > man/weightlib.1
+	$(BIN)/python -m weightlib.cli.manpage > man/weightlib.1
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

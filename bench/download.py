@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,46 +25,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hubs.fixtures import HubServer, support_files  # noqa: E402
+from tests.helpers import random_file, write_file  # noqa: E402
+from tests.hubs.fixtures import HubServer  # noqa: E402
+from tests.layouts import support_files, write_checkpoint  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
 
 def make_repo(folder: Path, shards: int, shard_bytes: int, *, with_bin: bool) -> Path:
-    """Shards of incompressible bytes, an index and the support files (content is not parsed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    block = os.urandom(1024 * 1024)
-    names = []
-    for i in range(1, shards + 1):
-        for suffix in ("safetensors", "bin") if with_bin else ("safetensors",):
-            stem = "model" if suffix == "safetensors" else "pytorch_model"
-            name = f"{stem}-{i:05d}-of-{shards:05d}.{suffix}"
-            path = folder / name
-            if not path.exists() or path.stat().st_size != shard_bytes:
-                with path.open("wb") as handle:  # a distinct first block per file
-                    left = shard_bytes
-                    first = True
-                    while left:
-                        chunk = block[: min(left, len(block))]
-                        if first:
-                            chunk = os.urandom(len(chunk))
-                            first = False
-                        handle.write(chunk)
-                        left -= len(chunk)
-            if suffix == "safetensors":
-                names.append(name)
-    index = {"metadata": {}, "weight_map": {f"layer.{i}": n for i, n in enumerate(names)}}
-    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
-    if with_bin:
-        bin_index = {
-            "metadata": {},
-            "weight_map": {
-                f"layer.{i}": n.replace("model-", "pytorch_model-").replace(".safetensors", ".bin")
-                for i, n in enumerate(names)
-            },
-        }
-        (folder / "pytorch_model.bin.index.json").write_text(json.dumps(bin_index))
+    """Shards of incompressible bytes (one U8 tensor each), an index and the support files;
+    `with_bin`: also a `.bin` twin of every shard and their index."""
+    tensors = [{f"layer.{i}": (shard_bytes,)} for i in range(shards)]
+    checkpoint = write_checkpoint(folder, tensors, dtype="U8")
     support_files(folder)
+    if with_bin:
+        weight_map = {}
+        for tensor, name in checkpoint.weight_map.items():
+            twin = name.replace("model-", "pytorch_model-").replace(".safetensors", ".bin")
+            random_file(folder / twin, shard_bytes)
+            weight_map[tensor] = twin
+        index = {"metadata": {}, "weight_map": weight_map}
+        write_file(folder / "pytorch_model.bin.index.json", json.dumps(index))
     return folder
 
 
@@ -105,6 +85,33 @@ def measure(
     }
 
 
+Row = tuple[str, dict[str, dict[str, float]], str, float]
+"""(title, per-tool medians, "throughput" or "bytes", target ratio)"""
+
+
+def report(rows: list[Row]) -> None:
+    """One line per scenario: both tools' figures, the ratio and whether the target is met."""
+    for title, result, kind, target in rows:
+        hf, wl = result["hf"], result["weightlib"]
+        if kind == "throughput":
+            hf_rate = hf["bytes"] / hf["seconds"] / 1e6
+            wl_rate = wl["bytes"] / wl["seconds"] / 1e6
+            ratio = wl_rate / hf_rate
+            ok = ratio >= target
+            print(
+                f"{title}: hf {hf_rate:.0f} MB/s, weightlib {wl_rate:.0f} MB/s, "
+                f"ratio {ratio:.2f}× (target ≥ {target:g}×) {'ok' if ok else 'MISSED'}"
+            )
+        else:
+            ratio = wl["bytes"] / hf["bytes"]
+            ok = ratio <= target
+            print(
+                f"{title}: hf fetched {hf['bytes'] / 1e6:.0f} MB, weightlib "
+                f"{wl['bytes'] / 1e6:.0f} MB, ratio {ratio:.2f}× (target ≤ {target:g}×) "
+                f"{'ok' if ok else 'MISSED'}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shard-mib", type=int, default=64, help="Size of each shard (MiB).")
@@ -129,7 +136,7 @@ def main() -> None:
         extra = dict(item.split("=", 1) for item in args.env)
         env = hub.env(work / "home", WEIGHTLIB_RETRY_BASE_DELAY="1", **extra)
         total = sum(p.stat().st_size for p in plain.iterdir() if p.is_file())
-        rows = []
+        rows: list[Row] = []
         hub.set_faults()
         a = measure(hub, "bench/plain", env, work, args.rounds)
         rows.append(("(a) unthrottled", a, "throughput", 0.95))
@@ -143,25 +150,7 @@ def main() -> None:
             f"repo: {args.shards} × {args.shard_mib} MiB shards ({total / 1e6:.0f} MB), "
             f"rounds: {args.rounds}"
         )
-        for title, result, kind, target in rows:
-            hf, wl = result["hf"], result["weightlib"]
-            if kind == "throughput":
-                hf_rate = hf["bytes"] / hf["seconds"] / 1e6
-                wl_rate = wl["bytes"] / wl["seconds"] / 1e6
-                ratio = wl_rate / hf_rate
-                ok = ratio >= target
-                print(
-                    f"{title}: hf {hf_rate:.0f} MB/s, weightlib {wl_rate:.0f} MB/s, "
-                    f"ratio {ratio:.2f}× (target ≥ {target:g}×) {'ok' if ok else 'MISSED'}"
-                )
-            else:
-                ratio = wl["bytes"] / hf["bytes"]
-                ok = ratio <= target
-                print(
-                    f"{title}: hf fetched {hf['bytes'] / 1e6:.0f} MB, weightlib "
-                    f"{wl['bytes'] / 1e6:.0f} MB, ratio {ratio:.2f}× (target ≤ {target:g}×) "
-                    f"{'ok' if ok else 'MISSED'}"
-                )
+        report(rows)
     finally:
         hub.stop()
         if args.workdir is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -25,70 +26,53 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weightlib.dummy import build_safetensors_header  # noqa: E402
+from tests.layouts import Shape, write_checkpoint  # noqa: E402
 
 WEIGHTLIB = str(Path(sys.executable).with_name("weightlib"))
 
 
-def llama_like_specs(target_bytes: int) -> list[tuple[str, str, tuple[int, ...]]]:
+def llama_like_specs(target_bytes: int) -> dict[str, Shape]:
     """bf16 decoder layers of width 4096 until `target_bytes`, plus embed/lm_head (the largest)."""
     hidden, inter, vocab = 4096, 11008, 32000
-    specs = [("model.embed_tokens.weight", "BF16", (vocab, hidden))]
-    per_layer = [
-        ("self_attn.q_proj.weight", (hidden, hidden)),
-        ("self_attn.k_proj.weight", (hidden, hidden)),
-        ("self_attn.v_proj.weight", (hidden, hidden)),
-        ("self_attn.o_proj.weight", (hidden, hidden)),
-        ("mlp.gate_proj.weight", (inter, hidden)),
-        ("mlp.up_proj.weight", (inter, hidden)),
-        ("mlp.down_proj.weight", (hidden, inter)),
-        ("input_layernorm.weight", (hidden,)),
-        ("post_attention_layernorm.weight", (hidden,)),
-    ]
+    specs: dict[str, Shape] = {"model.embed_tokens.weight": (vocab, hidden)}
+    per_layer: dict[str, Shape] = {
+        "self_attn.q_proj.weight": (hidden, hidden),
+        "self_attn.k_proj.weight": (hidden, hidden),
+        "self_attn.v_proj.weight": (hidden, hidden),
+        "self_attn.o_proj.weight": (hidden, hidden),
+        "mlp.gate_proj.weight": (inter, hidden),
+        "mlp.up_proj.weight": (inter, hidden),
+        "mlp.down_proj.weight": (hidden, inter),
+        "input_layernorm.weight": (hidden,),
+        "post_attention_layernorm.weight": (hidden,),
+    }
     total = 2 * vocab * hidden * 2
     layer = 0
     while total < target_bytes:
-        for suffix, shape in per_layer:
-            specs.append((f"model.layers.{layer}.{suffix}", "BF16", shape))
-            size = 2
-            for d in shape:
-                size *= d
-            total += size
+        for suffix, shape in per_layer.items():
+            specs[f"model.layers.{layer}.{suffix}"] = shape
+            total += 2 * math.prod(shape)
         layer += 1
-    specs.append(("model.norm.weight", "BF16", (hidden,)))
-    specs.append(("lm_head.weight", "BF16", (vocab, hidden)))
+    specs["model.norm.weight"] = (hidden,)
+    specs["lm_head.weight"] = (vocab, hidden)
     return specs
 
 
 def write_sparse_checkpoint(folder: Path, target_bytes: int, shard_bytes: int) -> tuple[int, int]:
-    """A valid sharded checkpoint whose data are holes; returns (data bytes, largest tensor)."""
-    specs = llama_like_specs(target_bytes)
-    groups: list[list[tuple[str, str, tuple[int, ...]]]] = [[]]
+    """A sharded bf16 checkpoint whose data are holes; returns (data bytes, largest tensor)."""
+    shards: list[dict[str, Shape]] = [{}]
     size = 0
-    for spec in specs:
-        nbytes = 2
-        for d in spec[2]:
-            nbytes *= d
-        if groups[-1] and size + nbytes > shard_bytes:
-            groups.append([])
+    for name, shape in llama_like_specs(target_bytes).items():
+        nbytes = 2 * math.prod(shape)
+        if shards[-1] and size + nbytes > shard_bytes:
+            shards.append({})
             size = 0
-        groups[-1].append(spec)
+        shards[-1][name] = shape
         size += nbytes
-    weight_map = {}
-    total = largest = 0
-    for i, group in enumerate(groups):
-        name = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
-        header, planned = build_safetensors_header(group, {"format": "pt"})
-        with (folder / name).open("wb") as handle:
-            handle.write(header)
-            handle.truncate(planned[-1].file_start + planned[-1].nbytes)
-        weight_map.update({spec[0]: name for spec in group})
-        total += sum(t.nbytes for t in planned)
-        largest = max(largest, *(t.nbytes for t in planned))
-    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    checkpoint = write_checkpoint(folder, shards, dtype="BF16", sparse=True)
     (folder / "config.json").write_text('{"model_type": "llama"}\n')
-    return total, largest
+    largest = max(stop - start for _, start, stop in checkpoint.placement.values())
+    return checkpoint.total_size, largest
 
 
 def raw_write(folder: Path, total: int, block: int = 32 << 20) -> float:

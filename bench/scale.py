@@ -36,7 +36,6 @@ import math
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -44,11 +43,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.hubs.fixtures import HubServer  # noqa: E402
+from tests.layouts import write_checkpoint  # noqa: E402
 
 WEIGHTLIB = str(Path(sys.executable).with_name("weightlib"))
 DTYPE_BYTES = {"BF16": 2, "F16": 2, "F32": 4, "U8": 1, "F8_E4M3": 1}
@@ -129,20 +130,6 @@ class Checkpoint:
     """tensor name → (shard, absolute start, absolute end) — only when asked for."""
 
 
-def _header_bytes(entries: Sequence[tuple[str, tuple[int, ...], int]], dtype: str) -> bytes:
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name, shape, nbytes in entries:
-        header[name] = {
-            "dtype": dtype,
-            "shape": list(shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    return raw + b" " * (-len(raw) % 8)
-
-
 def write_moe_checkpoint(
     folder: Path,
     layout: MoeLayout,
@@ -154,41 +141,17 @@ def write_moe_checkpoint(
     """Write `layout` as `shards` valid safetensors files plus index, config and tokenizer.
 
     Tensors are split evenly by count, in file order. `sparse`: the data area is a hole
-    (`truncate`), else it is filled with pseudo-random bytes. `placement` records where every
+    (`truncate`), else it is filled with pseudo-random values. `placement` records where every
     tensor lies (for residency checks).
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = [(n, s, layout.nbytes(s)) for n, s in layout.tensors()]
+    tensors = list(layout.tensors())
     if shards > len(tensors):
         raise ValueError(f"{shards} shards but only {len(tensors)} tensors")
-    names = [f"model-{k + 1:05d}-of-{shards:05d}.safetensors" for k in range(shards)]
-    result = Checkpoint(folder, layout, names, 0)
-    weight_map: dict[str, str] = {}
-    block = os.urandom(4 * 1024 * 1024) if not sparse else b""
-    for k, shard in enumerate(names):
-        entries = tensors[k * len(tensors) // shards : (k + 1) * len(tensors) // shards]
-        raw = _header_bytes(entries, layout.dtype)
-        data = sum(nbytes for _, _, nbytes in entries)
-        start = 8 + len(raw)
-        with (folder / shard).open("wb") as handle:
-            handle.write(struct.pack("<Q", len(raw)) + raw)
-            if sparse:
-                handle.truncate(start + data)
-            else:
-                left = data
-                while left:
-                    n = min(left, len(block))
-                    handle.write(block[:n])
-                    left -= n
-        offset = start
-        for name, _, nbytes in entries:
-            weight_map[name] = shard
-            if placement:
-                result.placement[name] = (shard, offset, offset + nbytes)
-            offset += nbytes
-        result.data_bytes += data
-    index = {"metadata": {"total_size": result.data_bytes}, "weight_map": weight_map}
-    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    groups = [
+        dict(tensors[k * len(tensors) // shards : (k + 1) * len(tensors) // shards])
+        for k in range(shards)
+    ]
+    written = write_checkpoint(folder, groups, dtype=layout.dtype, sparse=sparse)
     config = {
         "model_type": "deepseek_v3",
         "num_hidden_layers": layout.layers,
@@ -201,7 +164,8 @@ def write_moe_checkpoint(
     (folder / "tokenizer.json").write_text('{"version": "1.0", "model": {"vocab": {}}}')
     (folder / "tokenizer_config.json").write_text('{"model_max_length": 4096}')
     (folder / "generation_config.json").write_text('{"do_sample": false}')
-    return result
+    where = written.placement if placement else {}
+    return Checkpoint(folder, layout, written.files, written.total_size, where)
 
 
 # ---- the hub (sparse-aware hashing) ----------------------------------------------------------
@@ -216,11 +180,11 @@ Original = hf_server.FileEntry
 class SparseAwareEntry(Original):
     # Files whose data is mostly a hole get a content id from their allocated extents and size,
     # so serving a 1 TB sparse checkpoint reads kilobytes, not a terabyte.
-    def __init__(self, rel, path):
-        st = path.stat()
-        if st.st_blocks * 512 >= st.st_size // 2:
-            return Original.__init__(self, rel, path)
-        self.rel, self.path, self.size = rel, path, st.st_size
+    def __init__(self, rel, path=None, data=None):
+        st = path.stat() if path is not None else None
+        if st is None or st.st_blocks * 512 >= st.st_size // 2:
+            return Original.__init__(self, rel, path, data)
+        self.rel, self.path, self.data, self.size = rel, path, None, st.st_size
         self.lfs = True
         digest = hashlib.sha256(b"sparse %d\0" % st.st_size)
         with path.open("rb") as handle:
@@ -244,62 +208,19 @@ hf_server.main(sys.argv[1:])
 """
 
 
-class SparseHub:
+class SparseHub(HubServer):
     """The test hub (tests/hubs/hf_server.py) in its own process, with sparse-aware hashing."""
 
     def __init__(self, workdir: Path, repos: dict[str, Path]) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / "requests.jsonl"
-        self.log_path.touch()
-        config = {
-            "tokens": [],
-            "repos": {
-                name: {"type": "model", "revisions": {"main": str(folder)}, "tags": {}}
-                for name, folder in repos.items()
-            },
-            "faults": {},
-        }
-        config_path = workdir / "hub-config.json"
-        config_path.write_text(json.dumps(config))
-        args = ["--config", str(config_path), "--log", str(self.log_path), "--port", "0"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HUB_LAUNCHER, str(ROOT), *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("PORT "):
-            self.process.kill()
-            raise RuntimeError(f"test hub did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        super().__init__(workdir)
+        for name, folder in repos.items():
+            self.add_repo(name, folder)
 
-    def mark(self) -> int:
-        return self.log_path.stat().st_size
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", _HUB_LAUNCHER, str(ROOT)]
 
-    def requests(self, since: int) -> list[dict[str, Any]]:
-        with self.log_path.open("rb") as handle:
-            handle.seek(since)
-            data = handle.read().decode()
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
-
-    def env(self, home: Path) -> dict[str, str]:
-        from tests.helpers import hermetic_env
-
-        return hermetic_env(
-            home, HF_ENDPOINT=self.url, NO_PROXY="127.0.0.1,localhost", WEIGHTLIB_RETRIES="0"
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+    def env(self, home: Path, **overrides: str) -> dict[str, str]:
+        return super().env(home, WEIGHTLIB_RETRIES="0", **overrides)
 
 
 # ---- measuring -------------------------------------------------------------------------------

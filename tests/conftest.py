@@ -44,7 +44,7 @@ def run_cli(cli_env: dict[str, str]) -> CliRunner:
         timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [WEIGHTLIB, *map(os.fspath, args)],
+            [WEIGHTLIB, *(os.fspath(a) for a in args)],
             env=cli_env if env is None else env,
             input=input,
             cwd=cwd,

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -60,7 +61,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def give_up(reason: str) -> None:
+def give_up(reason: str) -> NoReturn:
     """Skip with `reason`, or fail with it where the mount is required."""
     if netfs_required():
         pytest.fail(f"{reason} (required here: CI or WEIGHTLIB_REQUIRE_NETFS=1)")
@@ -133,6 +134,22 @@ def _unmount(mount: Path) -> None:
             return
 
 
+def _start_sshd(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A private sshd on a free port of 127.0.0.1 (gives up with its log when it won't start)."""
+    log = workdir / "sshd.log"
+    for _ in range(3):  # a free port can be taken between choosing and binding it
+        port = _free_port()
+        config = _sshd_config(workdir, port)
+        with log.open("wb") as sink:
+            sshd = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
+            )
+        if _wait_for_port(port, sshd, timeout=10):
+            return sshd, port
+        stop_process(sshd)
+    give_up(f"no real network filesystem: sshd did not start: {log.read_text()[-300:]!r}")
+
+
 @contextlib.contextmanager
 def sshfs_mount(
     workdir: Path, *, kernel_cache: bool = True, follow_symlinks: bool = True
@@ -158,23 +175,7 @@ def sshfs_mount(
     os.chmod(workdir / "authorized_keys", 0o600)
     if os.geteuid() == 0:  # sshd refuses to start without its privilege-separation directory
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    sshd: subprocess.Popen[bytes] | None = None
-    port = 0
-    log = workdir / "sshd.log"
-    for _ in range(3):  # a free port can be taken between choosing and binding it
-        port = _free_port()
-        config = _sshd_config(workdir, port)
-        with log.open("wb") as sink:
-            sshd = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
-            )
-        if _wait_for_port(port, sshd, timeout=10):
-            break
-        stop_process(sshd)
-        sshd = None
-    if sshd is None:
-        give_up(f"no real network filesystem: sshd did not start: {log.read_text()[-300:]!r}")
-    assert sshd is not None
+    sshd, port = _start_sshd(workdir)
     options = ",".join(
         [
             f"IdentityFile={workdir / 'user_key'}",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import assert_error, hermetic_env
+from tests.helpers import assert_error, hermetic_env, output_path
 from tests.hubs.fixtures import HubServer, make_sharded_repo
 from tests.layouts import write_sharded
 
@@ -120,8 +120,7 @@ def test_offline_index_with_a_file_missing_from_the_cache_is_not_found(
 ) -> None:
     hf_hub.add_repo("org/partial", make_sharded_repo(tmp_path / "repo"))
     download = run_cli("download", "org/partial", env=hub_env)
-    assert download.returncode == 0, download.stderr
-    snapshot = Path(download.stdout.splitlines()[-1])
+    snapshot = output_path(download)
     shard = sorted(snapshot.glob("model-*.safetensors"))[0]
     shard.unlink()
     result = run_cli("index", "org/partial", env={**hub_env, "HF_HUB_OFFLINE": "1"})

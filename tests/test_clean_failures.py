@@ -4,48 +4,40 @@ that ignore Range, and tokens that must not follow a redirect to another origin.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import mounted_tmpfs
-from tests.helpers import WEIGHTLIB, assert_error
-from tests.hubs.fixtures import (
-    VALID_TOKEN,
-    HubServer,
-    make_safetensors,
-    running_hub,
+from tests.conftest import CliRunner, mounted_tmpfs
+from tests.helpers import (
+    WEIGHTLIB,
+    assert_error,
+    bytes_under,
+    kill_when,
+    sha256_of,
+    wait_for,
     write_file,
 )
+from tests.hubs.fixtures import VALID_TOKEN, HubServer, running_hub
+from tests.layouts import write_checkpoint
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
 BIG = 4 * 1024 * 1024
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def big_repo(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`org/big`: two 4 MiB shards, an index and a config."""
     folder = tmp_path_factory.mktemp("big")
-    weight_map = {}
-    for i in (1, 2):
-        name = f"model-0000{i}-of-00002.safetensors"
-        make_safetensors(folder / name, {f"w{i}": (BIG // 4,)}, seed=i)
-        weight_map[f"w{i}"] = name
-    write_file(folder / "model.safetensors.index.json", json.dumps({"weight_map": weight_map}))
+    write_checkpoint(folder, [{f"w{i}": (BIG // 4,)} for i in (1, 2)])
     write_file(folder / "config.json", "{}")
     hf_hub.add_repo("org/big", folder)
     hf_hub.add_repo("org/private", folder, private=True)
@@ -78,20 +70,6 @@ def _fill(mount: Path) -> Path:
     return filler
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
-
-
-def _bytes_under(root: Path, suffixes: tuple[str, ...]) -> int:
-    return sum(
-        p.stat().st_size for p in root.rglob("*") if p.is_file() and p.name.endswith(suffixes)
-    )
-
-
 @pytest.mark.parametrize("path", ["streamed", "hf_transfer"])
 def test_disk_full_mid_download_is_exit_8_then_a_rerun_completes(
     hf_hub: HubServer, big_repo: Path, tmp_path: Path, tmpfs_40m: Path, path: str
@@ -108,7 +86,7 @@ def test_disk_full_mid_download_is_exit_8_then_a_rerun_completes(
         text=True,
     )
     suffixes = (".incomplete", ".parallel")
-    _wait_for(lambda: _bytes_under(dest, suffixes) > 0 or process.poll() is not None)
+    wait_for(lambda: bytes_under(dest, suffixes) > 0 or process.poll() is not None)
     filler = _fill(tmpfs_40m)
     out, err = process.communicate(timeout=120)
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
@@ -116,7 +94,7 @@ def test_disk_full_mid_download_is_exit_8_then_a_rerun_completes(
     shards = [p.name for p in big_repo.glob("*.safetensors")]
     for name in shards:  # nothing half-written under a final name
         final = dest / name
-        assert not final.exists() or sha256(final) == sha256(big_repo / name)
+        assert not final.exists() or sha256_of(final) == sha256_of(big_repo / name)
     filler.unlink()
     hf_hub.set_faults()
     again = subprocess.run(
@@ -128,11 +106,11 @@ def test_disk_full_mid_download_is_exit_8_then_a_rerun_completes(
     )
     assert again.returncode == 0, again.stderr
     for name in shards:
-        assert sha256(dest / name) == sha256(big_repo / name)
+        assert sha256_of(dest / name) == sha256_of(big_repo / name)
 
 
 def test_complete_file_without_metadata_is_adopted_not_fetched(
-    run_cli, hf_hub: HubServer, big_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, big_repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     dest = tmp_path / "dest"
@@ -150,7 +128,7 @@ def test_complete_file_without_metadata_is_adopted_not_fetched(
 
 
 def test_complete_file_with_wrong_content_is_fetched_again(
-    run_cli, hf_hub: HubServer, big_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, big_repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     dest = tmp_path / "dest"
@@ -163,7 +141,7 @@ def test_complete_file_with_wrong_content_is_fetched_again(
     mark = hf_hub.mark()
     assert run_cli("download", "org/big", "--local-dir", dest, env=env).returncode == 0
     assert [r["file"] for r in hf_hub.file_gets(mark)] == [shard.name]
-    assert sha256(shard) == sha256(big_repo / shard.name)
+    assert sha256_of(shard) == sha256_of(big_repo / shard.name)
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -174,23 +152,20 @@ def test_signal_stops_workers_keeps_partials_and_releases_the_lock(
     env["WEIGHTLIB_HF_TRANSFER"] = "0"
     hf_hub.set_faults(bandwidth=500_000, paths=["*.safetensors"])
     dest = tmp_path / "dest"
-    process = subprocess.Popen(
-        [WEIGHTLIB, "download", "org/big", "--local-dir", str(dest), "--json"],
+    stopped = kill_when(
+        [WEIGHTLIB, "download", "org/big", "--local-dir", dest, "--json"],
+        lambda: bytes_under(dest, (".incomplete",)) > 100_000,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        sig=sig,
+        timeout=30,
+        capture=True,
     )
-    _wait_for(lambda: _bytes_under(dest, (".incomplete",)) > 100_000)
-    process.send_signal(sig)
-    sent = time.monotonic()
-    out, err = process.communicate(timeout=30)
-    stopped_after = time.monotonic() - sent
-    assert process.returncode == code, err
-    assert stopped_after < 10, stopped_after  # liveness bound, not a speed claim (issue: 2 s)
-    assert "Traceback" not in err
-    assert json.loads(out)["error"]["exit_code"] == code
-    kept = _bytes_under(dest, (".incomplete",))
+    assert stopped.ready, "condition not reached"
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.seconds < 10, stopped.seconds  # liveness bound, not a speed claim (issue: 2 s)
+    assert "Traceback" not in stopped.stderr
+    assert json.loads(stopped.stdout)["error"]["exit_code"] == code
+    kept = bytes_under(dest, (".incomplete",))
     assert kept > 0
     hf_hub.set_faults()
     mark = hf_hub.mark()
@@ -205,7 +180,7 @@ def test_signal_stops_workers_keeps_partials_and_releases_the_lock(
     resumed = [r for r in hf_hub.file_gets(mark) if r.get("range")]
     assert resumed, "the rerun continued the partial files with Range"
     for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
-        assert sha256(dest / name) == sha256(big_repo / name)
+        assert sha256_of(dest / name) == sha256_of(big_repo / name)
 
 
 BAD_INPUTS = [
@@ -227,8 +202,14 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("overrides", "args", "needle"), BAD_INPUTS)
 def test_bad_input_is_exit_2_at_once_never_1(
-    run_cli, hf_hub: HubServer, big_repo: Path, tmp_path: Path, overrides, args, needle
-) -> None:  # type: ignore[no-untyped-def]
+    run_cli: CliRunner,
+    hf_hub: HubServer,
+    big_repo: Path,
+    tmp_path: Path,
+    overrides: dict[str, str],
+    args: list[str],
+    needle: str,
+) -> None:
     env = hf_hub.env(tmp_path / "home", **overrides)
     mark = hf_hub.mark()
     result = run_cli(*args, env=env, timeout=60)
@@ -240,7 +221,7 @@ def test_bad_input_is_exit_2_at_once_never_1(
 
 
 def test_server_ignoring_range_index_size_and_resume(
-    run_cli, hf_hub: HubServer, big_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, big_repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home", WEIGHTLIB_HF_TRANSFER_MIN_BYTES="1")
     hf_hub.set_faults(ignore_range=True)
@@ -254,7 +235,7 @@ def test_server_ignoring_range_index_size_and_resume(
     result = run_cli("download", "org/big", "--local-dir", dest, env=env)
     assert result.returncode == 0, result.stderr
     for shard in big_repo.glob("*.safetensors"):
-        assert sha256(dest / shard.name) == sha256(shard)
+        assert sha256_of(dest / shard.name) == sha256_of(shard)
 
 
 @pytest.mark.parametrize("path", ["streamed", "hf_transfer"])
@@ -281,7 +262,7 @@ def test_token_is_not_sent_to_a_redirect_on_another_origin(
         assert not any(r["auth"] for r in served), served
         assert all(r["auth"] for r in hf_hub.requests() if r.get("repo") == "org/private")
         for shard in big_repo.glob("*.safetensors"):
-            assert sha256(dest / shard.name) == sha256(shard)
+            assert sha256_of(dest / shard.name) == sha256_of(shard)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")
@@ -303,7 +284,7 @@ def test_ctrl_c_in_a_real_terminal_restores_it(
         check=True,
     )
     try:
-        _wait_for(lambda: _bytes_under(dest, (".incomplete",)) > 100_000)
+        wait_for(lambda: bytes_under(dest, (".incomplete",)) > 100_000)
         subprocess.run([*tmux, "send-keys", "-t", session, "C-c"], check=True)
 
         def screen() -> str:
@@ -311,7 +292,7 @@ def test_ctrl_c_in_a_real_terminal_restores_it(
                 [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
             ).stdout
 
-        _wait_for(lambda: "EXIT=" in screen(), timeout=20)
+        wait_for(lambda: "EXIT=" in screen(), timeout=20)
         text = screen()
         assert "EXIT=130" in text, text
         assert "error: interrupted" in text, text

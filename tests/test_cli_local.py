@@ -197,7 +197,7 @@ def as_nobody(
     *args: str | os.PathLike[str], env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     """Run weightlib as `nobody`: root reads any file, so permission errors need another user."""
-    command = [WEIGHTLIB, *map(os.fspath, args)]
+    command = [WEIGHTLIB, *(os.fspath(a) for a in args)]
     if os.geteuid() == 0:
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

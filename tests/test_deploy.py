@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from weightlib_cli.app import app
 
 from tests.helpers import WEIGHTLIB
 from tests.hubs.fixtures import HubServer, make_sharded_repo
+from weightlib.cli.app import app
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 

@@ -19,7 +19,7 @@ COMPLETIONS = {"bash": "weightlib.bash", "zsh": "_weightlib", "fish": "weightlib
 
 def test_man_page_is_current() -> None:
     generated = subprocess.run(
-        [sys.executable, "-m", "weightlib_cli.manpage"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "weightlib.cli.manpage"], capture_output=True, text=True, check=True
     ).stdout
     assert (ROOT / "man" / "weightlib.1").read_text() == generated, "run `make man`"
 
@@ -63,3 +63,13 @@ def test_bash_completion_completes_commands_and_options() -> None:
 
     assert complete("weightlib fi", 1) == ["filter"]
     assert "--format" in complete("weightlib filter --fo", 2)
+
+
+def test_readme_exit_codes_are_the_table() -> None:
+    # the README's table is pasted from the one table in weightlib/errors.py
+    result = subprocess.run(
+        [sys.executable, "-m", "weightlib.cli.reference", "--check", str(ROOT / "README.md")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

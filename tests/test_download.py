@@ -3,15 +3,17 @@ the stdout/JSON contract, cache layout, revisions, dry run, local dir, offline a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers import assert_error
-from tests.hubs.fixtures import HubServer, make_safetensors, make_sharded_repo, write_file
+from tests.conftest import CliRunner
+from tests.helpers import assert_error, output_path, sha256_of, write_file
+from tests.hubs.fixtures import HubServer, make_sharded_repo
+from tests.layouts import write_shard
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
@@ -35,10 +37,6 @@ DECOYS = {
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def tiny_repo(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`org/tiny`: 3 shards + index + support files + decoys; branch `dev` and tag `v1.0`."""
@@ -60,25 +58,27 @@ def tiny_repo(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return main
 
 
-def run_json(run_cli, env, *args):  # type: ignore[no-untyped-def]
+def run_json(
+    run_cli: CliRunner, env: dict[str, str], *args: str | os.PathLike[str]
+) -> dict[str, Any]:
     result = run_cli("download", *args, "--json", env=env)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_download_fetches_exactly_the_inference_set(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     mark = hf_hub.mark()
     result = run_cli("download", "org/tiny", env=hub_env)
-    assert result.returncode == 0, result.stderr
-    path = Path(result.stdout.strip().splitlines()[-1])
+    path = output_path(result)
     assert path.is_dir()
     assert path.parts[-4:-1] == ("hub", "models--org--tiny", "snapshots")
     present = {p.relative_to(path).as_posix() for p in path.rglob("*") if not p.is_dir()}
     assert present == INFERENCE_SET
     for name in INFERENCE_SET:
-        assert sha256(path / name) == sha256(tiny_repo / name), name
+        assert sha256_of(path / name) == sha256_of(tiny_repo / name), name
     fetched = [r["file"] for r in hf_hub.file_gets(mark, repo="org/tiny")]
     assert sorted(fetched) == sorted(INFERENCE_SET)  # each once, decoys never
     api = [r for r in hf_hub.requests(mark) if r["path"].startswith("/api/")]
@@ -86,13 +86,13 @@ def test_download_fetches_exactly_the_inference_set(
     # the client's cache layout: snapshot symlinks into blobs, refs/main → commit
     weights = path / "model-00001-of-00003.safetensors"
     assert weights.is_symlink()
-    assert weights.resolve().name == sha256(tiny_repo / "model-00001-of-00003.safetensors")
+    assert weights.resolve().name == sha256_of(tiny_repo / "model-00001-of-00003.safetensors")
     storage = path.parents[1]
     assert (storage / "refs" / "main").read_text() == path.name
 
 
 def test_json_contract_and_second_run_is_cached(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     doc = run_json(run_cli, hub_env, "hf://org/tiny")
     assert set(doc) >= {
@@ -111,7 +111,7 @@ def test_json_contract_and_second_run_is_cached(
     for name, entry in files.items():
         assert set(entry) == {"path", "bytes", "sha256", "cached"}
         assert entry["bytes"] == (tiny_repo / name).stat().st_size
-        assert entry["sha256"] == sha256(tiny_repo / name)
+        assert entry["sha256"] == sha256_of(tiny_repo / name)
         assert entry["cached"] is False
     assert doc["downloaded_bytes"] >= sum(f["bytes"] for f in doc["files"])
     mark = hf_hub.mark()
@@ -122,7 +122,7 @@ def test_json_contract_and_second_run_is_cached(
 
 
 def test_revisions_branch_tag_and_at_suffix(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     dev = run_json(run_cli, hub_env, "org/tiny", "--revision", "dev")
     tag = run_json(run_cli, hub_env, "org/tiny@v1.0")
@@ -141,7 +141,7 @@ def test_revisions_branch_tag_and_at_suffix(
 
 
 def test_format_include_exclude_and_all(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     doc = run_json(run_cli, hub_env, "org/tiny", "--dry-run", "--format", "bin")
     assert {f["path"] for f in doc["files"]} >= {"pytorch_model.bin", "config.json"}
@@ -157,7 +157,7 @@ def test_format_include_exclude_and_all(
 
 
 def test_bin_repo_and_dataset(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     doc = run_json(run_cli, hub_env, "org/bin-only")
     assert {f["path"] for f in doc["files"]} == {"config.json", "pytorch_model.bin"}
@@ -167,7 +167,7 @@ def test_bin_repo_and_dataset(
 
 
 def test_dry_run_writes_nothing(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
 ) -> None:
     mark = hf_hub.mark()
     cache = tmp_path / "cache"
@@ -184,7 +184,7 @@ def test_dry_run_writes_nothing(
 
 
 def test_local_dir(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "model"
     result = run_cli("download", "org/tiny", "--local-dir", target, env=hub_env)
@@ -192,7 +192,7 @@ def test_local_dir(
     assert result.stdout.strip().splitlines()[-1] == str(target)
     for name in INFERENCE_SET:
         assert (target / name).is_file() and not (target / name).is_symlink()
-        assert sha256(target / name) == sha256(tiny_repo / name)
+        assert sha256_of(target / name) == sha256_of(tiny_repo / name)
     mark = hf_hub.mark()
     doc = run_json(run_cli, hub_env, "org/tiny", "--local-dir", target)
     assert all(f["cached"] for f in doc["files"]) and hf_hub.file_gets(mark) == []
@@ -201,7 +201,7 @@ def test_local_dir(
 
 
 def test_offline_full_and_partial_cache(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path
 ) -> None:
     online = run_json(run_cli, hub_env, "org/tiny")
     mark = hf_hub.mark()
@@ -238,7 +238,12 @@ def test_offline_full_and_partial_cache(
     ],
 )
 def test_bad_input_and_missing(
-    run_cli, hub_env: dict[str, str], tiny_repo: Path, args: list[str], code: int, needle: str
+    run_cli: CliRunner,
+    hub_env: dict[str, str],
+    tiny_repo: Path,
+    args: list[str],
+    code: int,
+    needle: str,
 ) -> None:
     result = run_cli("download", *args, env=hub_env)
     assert_error(result, code, needle)
@@ -246,7 +251,7 @@ def test_bad_input_and_missing(
 
 
 def test_index_naming_missing_file_exits_6(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     broken = make_sharded_repo(tmp_path / "broken", shards=2, extras=False)
     (broken / "model-00002-of-00002.safetensors").unlink()
@@ -279,10 +284,10 @@ def test_library_download_returns_result(
 
 
 def test_model_safetensors_single_file_repo(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     single = tmp_path / "single"
-    make_safetensors(single / "model.safetensors", {"w": (64,)})
+    write_shard(single / "model.safetensors", {"w": (64,)})
     write_file(single / "config.json", "{}")
     write_file(single / "merges.txt", "a b\n")
     hf_hub.add_repo("org/single", single)
@@ -291,7 +296,7 @@ def test_model_safetensors_single_file_repo(
 
 
 def test_progress_lines_and_quiet(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tiny_repo: Path, tmp_path: Path
 ) -> None:
     env = {**hub_env, "WEIGHTLIB_PROGRESS_INTERVAL": "0"}
     result = run_cli("download", "org/tiny", "--cache-dir", tmp_path / "a", env=env)
@@ -328,7 +333,7 @@ def test_rich_progress_on_a_terminal(
 
 
 def test_real_minilm_checkpoint(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], minilm_dir: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], minilm_dir: Path
 ) -> None:
     """The real all-MiniLM-L6-v2 folder served as a repo: weights + root support files only."""
     hf_hub.add_repo("sentence-transformers/all-MiniLM-L6-v2", minilm_dir)
@@ -337,5 +342,5 @@ def test_real_minilm_checkpoint(
     assert "model.safetensors" in paths and "tokenizer.json" in paths and "vocab.txt" in paths
     assert "README.md" not in paths and "1_Pooling/config.json" not in paths
     weights = next(f for f in doc["files"] if f["path"] == "model.safetensors")
-    assert weights["sha256"] == sha256(minilm_dir / "model.safetensors")
-    assert sha256(Path(doc["path"]) / "model.safetensors") == weights["sha256"]
+    assert weights["sha256"] == sha256_of(minilm_dir / "model.safetensors")
+    assert sha256_of(Path(doc["path"]) / "model.safetensors") == weights["sha256"]

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers import assert_error
-from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, make_sharded_repo
+from tests.conftest import CliRunner
+from tests.helpers import assert_error, output_path, sha256_of
+from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_sharded_repo
+from tests.layouts import write_shard
 from weightlib.memory import parse_size
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +29,12 @@ def repos(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def last_line(result) -> Path:  # type: ignore[no-untyped-def]
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
 # ---- auth ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("repo", ["org/gated", "org/private"])
 def test_gated_and_private_need_a_token(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path, repo: str
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path, repo: str
 ) -> None:
     result = run_cli("download", repo, env=hub_env)
     assert_error(result, 4, repo, "--token", "HF_TOKEN")
@@ -49,8 +43,8 @@ def test_gated_and_private_need_a_token(
     assert "hf_wrong_secret_value" not in bad.stdout + bad.stderr
     mark = hf_hub.mark()
     good = run_cli("-v", "download", repo, "--token", VALID_TOKEN, env=hub_env)
-    path = last_line(good)
-    assert sha256(path / "model-00001-of-00003.safetensors") == sha256(
+    path = output_path(good)
+    assert sha256_of(path / "model-00001-of-00003.safetensors") == sha256_of(
         repos / "model-00001-of-00003.safetensors"
     )
     assert VALID_TOKEN not in good.stdout + good.stderr
@@ -58,7 +52,7 @@ def test_gated_and_private_need_a_token(
 
 
 def test_token_from_env_and_stored_login(
-    run_cli, hub_env: dict[str, str], repos: Path, tmp_path: Path
+    run_cli: CliRunner, hub_env: dict[str, str], repos: Path, tmp_path: Path
 ) -> None:
     result = run_cli("download", "org/gated", "--json", env={**hub_env, "HF_TOKEN": VALID_TOKEN})
     assert result.returncode == 0, result.stderr
@@ -67,12 +61,12 @@ def test_token_from_env_and_stored_login(
     home.mkdir(parents=True, exist_ok=True)
     (home / "token").write_text(VALID_TOKEN)
     stored = run_cli("download", "org/gated", "--cache-dir", tmp_path / "c2", env=hub_env)
-    last_line(stored)
+    output_path(stored)
     assert VALID_TOKEN not in stored.stdout + stored.stderr
 
 
 def test_token_absent_from_failure_output(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(error_rate=1.0)
     env = {**hub_env, "WEIGHTLIB_RETRIES": "1"}
@@ -85,14 +79,14 @@ def test_token_absent_from_failure_output(
 
 
 def test_wrong_content_once_is_refetched(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(wrong_content={"model-00002-of-00003.safetensors": 1, "config.json": 1})
     mark = hf_hub.mark()
     result = run_cli("download", "org/tiny", env={**hub_env, "WEIGHTLIB_PROGRESS_INTERVAL": "0"})
-    path = last_line(result)
+    path = output_path(result)
     for name in ("model-00002-of-00003.safetensors", "config.json"):
-        assert sha256(path / name) == sha256(repos / name)
+        assert sha256_of(path / name) == sha256_of(repos / name)
         assert len([r for r in hf_hub.file_gets(mark) if r["file"] == name]) == 2
     # progress counts a refetched file once: it never reports more than the total
     for done, total in re.findall(r"downloaded ([\d.]+ \w+) of ([\d.]+ \w+)", result.stderr):
@@ -100,31 +94,31 @@ def test_wrong_content_once_is_refetched(
 
 
 def test_wrong_content_always_exits_6(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(wrong_content={"model-00003-of-00003.safetensors": -1})
     result = run_cli("download", "org/tiny", env=hub_env)
     assert_error(result, 6, "model-00003-of-00003.safetensors", "sha256")
     assert result.stdout == ""
     blobs = list(Path(hub_env["HF_HOME"]).rglob("blobs/*"))
-    assert sha256(repos / "model-00003-of-00003.safetensors") not in {b.name for b in blobs}
+    assert sha256_of(repos / "model-00003-of-00003.safetensors") not in {b.name for b in blobs}
 
 
 def test_no_verify_skips_the_check(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(wrong_content={"model-00003-of-00003.safetensors": -1})
-    path = last_line(run_cli("download", "org/tiny", "--no-verify", env=hub_env))
+    path = output_path(run_cli("download", "org/tiny", "--no-verify", env=hub_env))
     name = "model-00003-of-00003.safetensors"
     assert (path / name).stat().st_size == (repos / name).stat().st_size
-    assert sha256(path / name) != sha256(repos / name)
+    assert sha256_of(path / name) != sha256_of(repos / name)
 
 
 # ---- network faults -----------------------------------------------------------------------
 
 
 def test_thirty_percent_faults_complete(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(
         error_rate=0.1, reset_rate=0.1, truncate_rate=0.1, first_byte_delay=0.01, seed=3
@@ -135,7 +129,7 @@ def test_thirty_percent_faults_complete(
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     for entry in doc["files"]:
-        assert sha256(Path(doc["path"]) / entry["path"]) == sha256(repos / entry["path"])
+        assert sha256_of(Path(doc["path"]) / entry["path"]) == sha256_of(repos / entry["path"])
     assert any(r.get("fault") for r in hf_hub.requests(mark))  # faults did happen
 
 
@@ -149,7 +143,12 @@ def test_thirty_percent_faults_complete(
     ],
 )
 def test_persistent_failure_exits_5(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path, faults: dict, reason: str
+    run_cli: CliRunner,
+    hf_hub: HubServer,
+    hub_env: dict[str, str],
+    repos: Path,
+    faults: dict[str, Any],
+    reason: str,
 ) -> None:
     hf_hub.set_faults(**faults)
     result = run_cli("download", "org/tiny", env=hub_env, timeout=60)
@@ -157,7 +156,7 @@ def test_persistent_failure_exits_5(
     assert result.stdout == ""
 
 
-def test_unreachable_hub_exits_5(run_cli, hub_env: dict[str, str], repos: Path) -> None:
+def test_unreachable_hub_exits_5(run_cli: CliRunner, hub_env: dict[str, str], repos: Path) -> None:
     env = {**hub_env, "HF_ENDPOINT": "http://127.0.0.1:9", "WEIGHTLIB_RETRIES": "1"}
     result = run_cli("download", "org/tiny", env=env, timeout=60)
     assert_error(result, 5, "org/tiny")
@@ -167,7 +166,7 @@ def test_unreachable_hub_exits_5(run_cli, hub_env: dict[str, str], repos: Path) 
 
 
 def test_lock_timeout_exits_7(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path, tmp_path: Path
 ) -> None:
     import fcntl
 
@@ -185,14 +184,14 @@ def test_lock_timeout_exits_7(
     result = run_cli(
         "download", "org/tiny", "--cache-dir", cache, "--lock-timeout", "5", env=hub_env
     )
-    last_line(result)
+    output_path(result)
 
 
 def test_disk_preflight_exits_8_before_writing(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], small_fs: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], small_fs: Path, tmp_path: Path
 ) -> None:
     big = tmp_path / "big"
-    make_safetensors(big / "model.safetensors", {"w": (600 * 1024,)})  # 2.4 MB
+    write_shard(big / "model.safetensors", {"w": (600 * 1024,)})  # 2.4 MB
     (big / "config.json").write_text("{}")
     hf_hub.add_repo("org/big", big)
     mark = hf_hub.mark()
@@ -204,7 +203,6 @@ def test_disk_preflight_exits_8_before_writing(
 
 
 def test_high_performance_sets_the_xet_env_var(hub_env: dict[str, str], tmp_path: Path) -> None:
-    import subprocess
     import sys
 
     code = (
@@ -223,18 +221,18 @@ def test_high_performance_sets_the_xet_env_var(hub_env: dict[str, str], tmp_path
     assert out.stdout.split() == ["1", "True", "True"]
 
 
-def test_high_performance_flag(run_cli, hub_env: dict[str, str], repos: Path) -> None:
+def test_high_performance_flag(run_cli: CliRunner, hub_env: dict[str, str], repos: Path) -> None:
     result = run_cli("-v", "download", "org/tiny", "--high-performance", env=hub_env)
-    last_line(result)
+    output_path(result)
     assert "HF_XET_HIGH_PERFORMANCE=1" in result.stderr
 
 
 def test_large_file_uses_parallel_ranges(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     pytest.importorskip("hf_transfer")
     folder = tmp_path / "large"
-    make_safetensors(folder / "model.safetensors", {"w": (1024 * 1024,)})  # 4 MiB
+    write_shard(folder / "model.safetensors", {"w": (1024 * 1024,)})  # 4 MiB
     (folder / "config.json").write_text("{}")
     hf_hub.add_repo("org/large", folder)
     env = {
@@ -243,36 +241,36 @@ def test_large_file_uses_parallel_ranges(
         "WEIGHTLIB_HF_TRANSFER_CHUNK": str(1024 * 1024),
     }
     mark = hf_hub.mark()
-    path = last_line(run_cli("download", "org/large", env=env))
-    assert sha256(path / "model.safetensors") == sha256(folder / "model.safetensors")
+    path = output_path(run_cli("download", "org/large", env=env))
+    assert sha256_of(path / "model.safetensors") == sha256_of(folder / "model.safetensors")
     gets = [r for r in hf_hub.file_gets(mark) if r["file"] == "model.safetensors"]
     assert len(gets) >= 4 and all(r["range"] for r in gets)
     assert sum(r["bytes"] for r in gets) <= os.path.getsize(folder / "model.safetensors") + 1
 
 
 def test_verify_cached_offline_and_online(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
-    path = last_line(run_cli("download", "org/tiny", env=hub_env))
+    path = output_path(run_cli("download", "org/tiny", env=hub_env))
     name = "model-00002-of-00003.safetensors"
     blob = (path / name).resolve()
     data = bytearray(blob.read_bytes())
     data[100] ^= 0xFF
     blob.write_bytes(bytes(data))  # same size: only a hash notices
-    assert last_line(run_cli("download", "org/tiny", "--offline", env=hub_env)) == path
+    assert output_path(run_cli("download", "org/tiny", "--offline", env=hub_env)) == path
     offline = run_cli("download", "org/tiny", "--offline", "--verify-cached", env=hub_env)
     assert_error(offline, 6, name, "corrupt")
     mark = hf_hub.mark()
     fixed = run_cli("download", "org/tiny", "--verify-cached", "--json", env=hub_env)
     assert fixed.returncode == 0, fixed.stderr
-    assert sha256(path / name) == sha256(repos / name)
+    assert sha256_of(path / name) == sha256_of(repos / name)
     assert [r["file"] for r in hf_hub.file_gets(mark)] == [name]
     doc = json.loads(fixed.stdout)
     assert [f["path"] for f in doc["files"] if not f["cached"]] == [name]
 
 
 def test_parallel_download_failure_names_the_reason(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], repos: Path
 ) -> None:
     hf_hub.set_faults(error_rate=1.0, paths=["*.safetensors"])
     env = {**hub_env, "WEIGHTLIB_HF_TRANSFER_MIN_BYTES": "1"}  # every shard via hf_transfer

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hubs.fixtures import HubServer, make_safetensors, make_sharded_repo, write_file
+from tests.conftest import CliRunner
+from tests.helpers import write_file
+from tests.hubs.fixtures import HubServer, make_sharded_repo
+from tests.layouts import write_shard
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
@@ -20,7 +23,7 @@ def compat(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = make_sharded_repo(tmp_path_factory.mktemp("compat"))
     hf_hub.add_repo("org/compat", folder)
     plain = tmp_path_factory.mktemp("plain")
-    make_safetensors(plain / "model.safetensors", {"w": (8,)})
+    write_shard(plain / "model.safetensors", {"w": (8,)})
     write_file(plain / "config.json", "{}")
     hf_hub.add_repo("org/plain", plain)
     return folder
@@ -84,7 +87,7 @@ print(json.dumps([a, b, sorted(glob.glob({str(cache)!r} + "/*/snapshots/*/*"))])
 
 
 def test_client_finds_weightlib_downloads_offline(
-    hf_hub: HubServer, compat: Path, tmp_path: Path, run_cli
+    hf_hub: HubServer, compat: Path, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     """What weightlib puts in the cache, huggingface_hub itself resolves offline."""
     env = hf_hub.env(tmp_path / "home")

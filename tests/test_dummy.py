@@ -7,40 +7,34 @@ import json
 import os
 import signal
 import subprocess
-import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-torch = pytest.importorskip("torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = pytest.importorskip("torch")
 
-from safetensors import safe_open  # noqa: E402
+from safetensors import safe_open
 
-from tests.helpers import WEIGHTLIB, assert_error  # noqa: E402
-from weightlib.dummy import (  # noqa: E402
-    build_safetensors_header,
+from tests.conftest import CliRunner
+from tests.helpers import WEIGHTLIB, assert_error, kill_when
+from tests.layouts import tensor_layout, write_checkpoint, write_sharded
+from weightlib.dummy import (
     dummy_init,
     initialize_dummy_weights,
     initialize_single_dummy_weight,
     plan_dummy_checkpoint,
     write_dummy_checkpoint,
 )
-from weightlib.errors import InvalidInputError, NotFoundError  # noqa: E402
+from weightlib.errors import InvalidInputError, NotFoundError
 
 pytestmark = pytest.mark.torch
 
 LOW, HIGH = -1e-3, 1e-3
-
-
-def layout_of(folder: Path) -> dict[str, tuple[str, str, tuple[int, ...]]]:
-    """tensor name → (file, dtype, shape) over every root safetensors file."""
-    found = {}
-    for path in sorted(folder.glob("*.safetensors")):
-        with safe_open(path, framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118
-                tensor_slice = handle.get_slice(name)
-                found[name] = (path.name, tensor_slice.get_dtype(), tuple(tensor_slice.get_shape()))
-    return found
 
 
 def tensors_of(folder: Path) -> dict[str, torch.Tensor]:
@@ -86,24 +80,19 @@ def mixed_state_dict() -> dict[str, torch.Tensor]:
     return state
 
 
-def write_sharded(folder: Path, max_shard_size: int = 20_000) -> Path:
-    from huggingface_hub.serialization import save_torch_state_dict
-
-    folder.mkdir(parents=True, exist_ok=True)
-    save_torch_state_dict(mixed_state_dict(), folder, max_shard_size=max_shard_size)
+@pytest.fixture(scope="module")
+def sharded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mixed_state_dict` sharded by huggingface_hub's serializer, a tokenizer and a README."""
+    folder = tmp_path_factory.mktemp("sharded") / "model"
+    write_sharded(folder, max_shard_size=20_000, state=mixed_state_dict())
     (folder / "config.json").write_text('{"model_type": "tiny"}\n')
     (folder / "tokenizer.json").write_text('{"version": "1.0"}\n')
     (folder / "README.md").write_text("not copied\n")
     return folder
 
 
-@pytest.fixture(scope="module")
-def sharded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_sharded(tmp_path_factory.mktemp("sharded") / "model")
-
-
 def test_minilm_cli_same_layout_bounded_values_and_byte_identical_runs(
-    minilm_dir: Path, tmp_path: Path, run_cli
+    minilm_dir: Path, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     first = run_cli("dummy-init", minilm_dir, "--output", tmp_path / "a", "--json")
     assert first.returncode == 0, first.stderr
@@ -113,8 +102,8 @@ def test_minilm_cli_same_layout_bounded_values_and_byte_identical_runs(
     assert doc["bytes"] == sum((tmp_path / "a" / f).stat().st_size for f in doc["files"])
 
     out = tmp_path / "a"
-    assert layout_of(out) == layout_of(minilm_dir)
-    assert doc["tensors"] == len(layout_of(minilm_dir))
+    assert tensor_layout(out) == tensor_layout(minilm_dir)
+    assert doc["tensors"] == len(tensor_layout(minilm_dir))
     # the data area has the same size as the original
     assert (out / "model.safetensors").stat().st_size == (
         minilm_dir / "model.safetensors"
@@ -162,9 +151,9 @@ def test_sharded_checkpoint_keeps_shards_index_and_dtypes(
     shards = sorted(p.name for p in sharded_model.glob("*.safetensors"))
     assert len(shards) > 2
     assert sorted(p.name for p in out.glob("*.safetensors")) == shards
-    assert layout_of(out) == layout_of(sharded_model)
+    assert tensor_layout(out) == tensor_layout(sharded_model)
     weight_map = json.loads((out / index).read_text())["weight_map"]
-    assert {n: f for n, (f, _, _) in layout_of(out).items()} == weight_map
+    assert {n: f for n, (f, _, _) in tensor_layout(out).items()} == weight_map
     assert (out / "config.json").read_text() == '{"model_type": "tiny"}\n'
     assert (out / "tokenizer.json").exists() and not (out / "README.md").exists()
     values = tensors_of(out)
@@ -202,8 +191,8 @@ def test_dtype_conversion_keeps_quantized_and_integer_tensors(
     sharded_model: Path, tmp_path: Path
 ) -> None:
     result = dummy_init(sharded_model, tmp_path / "out", dtype="fp32")
-    layout = layout_of(tmp_path / "out")
-    original = layout_of(sharded_model)
+    layout = tensor_layout(tmp_path / "out")
+    original = tensor_layout(sharded_model)
     assert layout.keys() == original.keys()
     for name, (file, dtype, shape) in layout.items():
         assert file == original[name][0] and shape == original[name][2], name
@@ -220,7 +209,7 @@ def test_dtype_conversion_keeps_quantized_and_integer_tensors(
 
 
 def test_force_replaces_and_drops_stale_weight_files(
-    sharded_model: Path, minilm_dir: Path, tmp_path: Path, run_cli
+    sharded_model: Path, minilm_dir: Path, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     out = tmp_path / "out"
     dummy_init(sharded_model, out)
@@ -234,7 +223,7 @@ def test_force_replaces_and_drops_stale_weight_files(
     assert not (out / "model.safetensors.index.json").exists()
     assert (out / "notes.txt").read_text() == "kept\n"
     assert not list(out.glob(".*.tmp"))
-    assert layout_of(out) == layout_of(minilm_dir)
+    assert tensor_layout(out) == tensor_layout(minilm_dir)
 
 
 def test_injected_failure_leaves_no_file_under_a_final_name(
@@ -264,44 +253,23 @@ def test_injected_failure_leaves_no_file_under_a_final_name(
 
 def write_big_sparse_layout(folder: Path, shards: int = 4, tensor_mib: int = 32) -> None:
     """A valid safetensors checkpoint of `shards` × 4 tensors, data as holes (no disk used)."""
-    folder.mkdir(parents=True)
-    weight_map = {}
-    elements = tensor_mib * 1024 * 1024 // 4
-    for s in range(shards):
-        name = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-        specs = [(f"layers.{s}.w{i}", "F32", (elements // 1024, 1024)) for i in range(4)]
-        header, planned = build_safetensors_header(specs, {"format": "pt"})
-        with (folder / name).open("wb") as handle:
-            handle.write(header)
-            handle.truncate(planned[-1].file_start + planned[-1].nbytes)
-        weight_map.update({spec[0]: name for spec in specs})
-    (folder / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {}, "weight_map": weight_map})
-    )
+    shape = (tensor_mib * 1024 * 1024 // 4 // 1024, 1024)
+    layers = [{f"layers.{s}.w{i}": shape for i in range(4)} for s in range(shards)]
+    write_checkpoint(folder, layers, sparse=True)
 
 
-def test_sigkill_mid_write_leaves_no_incomplete_final_file(tmp_path: Path, cli_env) -> None:
+def test_sigkill_mid_write_leaves_no_incomplete_final_file(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     model = tmp_path / "big"
     write_big_sparse_layout(model)
     out = tmp_path / "out"
-    process = subprocess.Popen(
+    killed = kill_when(
         [WEIGHTLIB, "dummy-init", model, "--output", out],
+        lambda: out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()),
         env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()):
-                break
-            if process.poll() is not None:
-                break
-            time.sleep(0.005)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert killed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     finals = [p for p in out.iterdir() if not p.name.startswith(".")]
     assert "model.safetensors.index.json" not in {p.name for p in finals}
     for path in finals:
@@ -327,7 +295,12 @@ def test_sigkill_mid_write_leaves_no_incomplete_final_file(tmp_path: Path, cli_e
     ],
 )
 def test_bad_inputs(
-    sharded_model: Path, tmp_path: Path, run_cli, args: list[str], code: int, needles: list[str]
+    sharded_model: Path,
+    tmp_path: Path,
+    run_cli: CliRunner,
+    args: list[str],
+    code: int,
+    needles: list[str],
 ) -> None:
     (tmp_path / "file").write_text("x")
     (tmp_path / "nomodel").mkdir()
@@ -356,7 +329,7 @@ def test_initialize_dummy_weights_is_seeded_per_tensor_and_skips_meta() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Linear(16, 16))
     model[1].to(torch.bfloat16)
     initialize_dummy_weights(model, None, seed=5)
-    first = model[0].weight.detach().clone()
+    first = cast(torch.nn.Linear, model[0]).weight.detach().clone()
     assert in_bounds(first)
     lone = torch.empty(16, 16)
     initialize_single_dummy_weight(lone, seed=5)
@@ -384,7 +357,7 @@ class CountingCheckpoint:
     def name(self) -> str:
         return self.inner.name
 
-    def file_sizes(self):  # type: ignore[no-untyped-def]
+    def file_sizes(self) -> Mapping[str, int]:
         return self.inner.file_sizes()
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
@@ -402,7 +375,7 @@ def test_only_headers_of_weight_files_are_read(sharded_model: Path, tmp_path: Pa
     from weightlib.safetensors_header import read_safetensors_header
 
     checkpoint = CountingCheckpoint(sharded_model)
-    plan = plan_dummy_checkpoint(checkpoint)  # type: ignore[arg-type]
+    plan = plan_dummy_checkpoint(checkpoint)
     write_dummy_checkpoint(plan, tmp_path / "out")
     for shard in sharded_model.glob("*.safetensors"):
         assert checkpoint.read[shard.name] == read_safetensors_header(shard).data_start
@@ -413,7 +386,9 @@ def test_only_headers_of_weight_files_are_read(sharded_model: Path, tmp_path: Pa
     }
 
 
-def test_rich_progress_on_a_terminal(sharded_model: Path, tmp_path: Path, cli_env) -> None:
+def test_rich_progress_on_a_terminal(
+    sharded_model: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     import pty
 
     leader, follower = pty.openpty()
@@ -441,14 +416,14 @@ def test_rich_progress_on_a_terminal(sharded_model: Path, tmp_path: Path, cli_en
     assert process.returncode == 0, terminal
     assert b"dummy-init" in terminal  # the progress bar was drawn on the terminal
     assert stdout.count("\n") == 1 and "tensors" in stdout
-    assert layout_of(tmp_path / "out") == layout_of(sharded_model)
+    assert tensor_layout(tmp_path / "out") == tensor_layout(sharded_model)
 
 
 def test_help_does_not_import_torch() -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "weightlib_cli", "dummy-init", "--help"],
+        [sys.executable, "-X", "importtime", "-m", "weightlib.cli", "dummy-init", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

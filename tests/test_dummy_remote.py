@@ -7,29 +7,19 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-
-from safetensors import safe_open
-
+from tests.conftest import CliRunner
 from tests.hubs.fixtures import HubServer, make_sharded_repo
+from tests.layouts import tensor_layout
 from weightlib.safetensors_header import read_safetensors_header
+
+pytest.importorskip("torch")
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 pytestmark = pytest.mark.torch
 
 
-def layout(folder: Path) -> dict[str, tuple[str, str, tuple[int, ...]]]:
-    found = {}
-    for path in sorted(folder.glob("*.safetensors")):
-        with safe_open(path, framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118
-                piece = handle.get_slice(name)
-                found[name] = (path.name, piece.get_dtype(), tuple(piece.get_shape()))
-    return found
-
-
 def test_remote_repo_reads_only_headers(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     repo = make_sharded_repo(tmp_path / "repo", shard_floats=64 * 1024)
     hf_hub.add_repo("org/dummy-src", repo)
@@ -44,8 +34,8 @@ def test_remote_repo_reads_only_headers(
     assert (out / index).read_bytes() == (repo / index).read_bytes()
     shards = sorted(json.loads((repo / index).read_text())["weight_map"].values())
     assert sorted(p.name for p in out.glob("*.safetensors")) == sorted(set(shards))
-    expected = {n: v for n, v in layout(repo).items() if v[0] in shards}
-    assert layout(out) == expected
+    expected = {n: v for n, v in tensor_layout(repo).items() if v[0] in shards}
+    assert tensor_layout(out) == expected
     assert (out / "config.json").read_bytes() == (repo / "config.json").read_bytes()
 
     # The hub transport fetches a file's first 100 kB once (header block); nothing beyond.

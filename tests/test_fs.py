@@ -50,8 +50,8 @@ def test_network_types() -> None:
         "fuse.sshfs",
     ):
         assert is_network_fs(fstype), fstype
-    for fstype in ("ext4", "xfs", "tmpfs", "overlay", None, ""):
-        assert not is_network_fs(fstype), fstype
+    for local in ("ext4", "xfs", "tmpfs", "overlay", None, ""):
+        assert not is_network_fs(local), local
 
 
 def test_reads_the_real_mount_table() -> None:

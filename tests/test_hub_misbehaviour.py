@@ -17,9 +17,10 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from tests.helpers import write_file
-from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_safetensors, running_hub
+from tests.hubs.fixtures import VALID_TOKEN, HubServer, running_hub
 from tests.hubs.hf_server import git_blob_sha1
 from tests.hubs.ms_fixtures import MsHubServer
+from tests.layouts import write_shard
 
 pytest_plugins = ["tests.hubs.hf_plugin", "tests.hubs.ms_plugin"]
 
@@ -60,7 +61,7 @@ def folder(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("misbehaving")
     write_file(folder / "config.json", json.dumps({"model_type": "tiny", "hidden_size": 8}))
     write_file(folder / "sub" / "notes.txt", "0123456789" * 10)
-    make_safetensors(folder / "model.safetensors", {"w": (64,)})
+    write_shard(folder / "model.safetensors", {"w": (64,)})
     hf_hub.add_repo("org/odd", folder)
     hf_hub.add_repo("org/closed", folder, private=True)
     return folder

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hubs.fixtures import HubServer, make_sharded_repo, write_file
+from tests.helpers import write_file
+from tests.hubs.fixtures import HubServer, make_sharded_repo
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 

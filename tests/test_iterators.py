@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-torch = pytest.importorskip("torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = pytest.importorskip("torch")
 
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file, save_file
 
-from weightlib import iterators  # noqa: E402
-from weightlib.dummy import build_safetensors_header  # noqa: E402
-from weightlib.errors import IntegrityError, InvalidInputError, MissingExtraError  # noqa: E402
-from weightlib.iterators import (  # noqa: E402
+from tests.layouts import write_sharded
+from weightlib import iterators
+from weightlib.dummy import build_safetensors_header
+from weightlib.errors import IntegrityError, InvalidInputError, MissingExtraError
+from weightlib.iterators import (
     UnsafeCheckpointError,
     extract_expert_id,
     fastsafetensors_weights_iterator,
@@ -48,12 +53,10 @@ def state_dict() -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from huggingface_hub.serialization import save_torch_state_dict
-
     folder = tmp_path_factory.mktemp("model")
-    save_torch_state_dict(state_dict(), folder, max_shard_size=6000)
-    index = json.loads((folder / "model.safetensors.index.json").read_text())
-    files = sorted({folder / f for f in index["weight_map"].values()})
+    files = [
+        folder / name for name in write_sharded(folder, max_shard_size=6000, state=state_dict())
+    ]
     assert len(files) >= 3
     return files
 
@@ -73,7 +76,7 @@ def assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor])
         assert torch.equal(got[name].cpu(), tensor), name
 
 
-def collect(iterator) -> dict[str, torch.Tensor]:
+def collect(iterator: Iterable[tuple[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     out = {}
     for name, tensor in iterator:
         assert name not in out, f"{name} yielded twice"
@@ -178,7 +181,7 @@ def test_pt_iterators_match_the_saved_tensors(bin_files: list[Path]) -> None:
 class Payload:
     """Any object a pickle can rebuild: weights_only loading must refuse it."""
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Callable[[], str], tuple[()]]:
         return (os.getcwd, ())
 
 
@@ -266,7 +269,10 @@ def test_instanttensor_without_cuda_fails_clearly(shards: list[Path]) -> None:
     ],
 )
 def test_missing_backend_names_the_loaders_extra(
-    shards: list[Path], monkeypatch: pytest.MonkeyPatch, module: str, function
+    shards: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    function: Callable[[list[Path], bool], Iterable[tuple[str, torch.Tensor]]],
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(MissingExtraError, match=r"weightlib\[loaders\]") as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,7 @@ def test_convert_bin_refuses_pickle_payloads(tmp_path: Path) -> None:
     import os
 
     class Payload:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
+        def __reduce__(self) -> tuple[Callable[[], str], tuple[()]]:
             return (os.getcwd, ())
 
     pt = tmp_path / "pytorch_model.bin"

@@ -9,24 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers import CLIENT_ENV_PREFIXES
-from tests.hubs.ms_fixtures import (
-    MS_TOKEN,
+from tests.helpers import (
+    CLIENT_ENV_PREFIXES,
     REPO_ROOT,
-    MsHubServer,
-    add_standard_repos,
+    kill_when,
+    run_parallel,
     sha256_of,
+    size_of,
     write_file,
 )
+from tests.hubs.ms_fixtures import MS_TOKEN, MsHubServer, add_standard_repos
+from weightlib.checkpoint import Checkpoint, open_remote_checkpoint
 from weightlib.errors import (
     AuthError,
     ChecksumMismatchError,
@@ -35,6 +36,7 @@ from weightlib.errors import (
     NotFoundError,
 )
 from weightlib.hub import source as hub_source
+from weightlib.hub.base import Destination
 
 TINY = "org/tiny"
 SHARDED = "org/sharded"
@@ -70,6 +72,11 @@ def served(hub: MsHubServer, repo: str, path: str, revision: str = "master") -> 
 
 
 # -- source selection --------------------------------------------------------------------------
+
+
+def open_modelscope_checkpoint(model: str, **options: Any) -> Checkpoint:
+    """A ModelScope repository as a checkpoint: the library's opener with the hub fixed."""
+    return open_remote_checkpoint(model, source="modelscope", **options)
 
 
 @pytest.mark.parametrize(
@@ -252,7 +259,6 @@ def test_range_reads_with_and_without_server_range_support(hub: MsHubServer) -> 
 
 def test_sharded_checkpoint_selection_and_headers(hub: MsHubServer) -> None:
     from weightlib.checkpoint import select_checkpoint_weights
-    from weightlib.hub.modelscope import open_modelscope_checkpoint
     from weightlib.safetensors_header import read_header_with
 
     index = json.loads(served(hub, SHARDED, "model.safetensors.index.json").read_text())
@@ -283,8 +289,6 @@ def test_sharded_checkpoint_selection_and_headers(hub: MsHubServer) -> None:
 
 
 def test_checkpoint_revision_and_missing(hub: MsHubServer) -> None:
-    from weightlib.hub.modelscope import open_modelscope_checkpoint
-
     checkpoint = open_modelscope_checkpoint(f"ms://{TINY}@v1")
     assert checkpoint.name == "ms://org/tiny@v1"
     assert "only-in-v1.txt" in checkpoint.file_sizes()
@@ -302,7 +306,7 @@ def test_checkpoint_revision_and_missing(hub: MsHubServer) -> None:
 def test_maybe_download_does_nothing_unless_modelscope_is_selected(
     hub: MsHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from weightlib.hub.modelscope import maybe_download_from_modelscope
+    from weightlib.download import maybe_download_from_modelscope
 
     mark = hub.mark()
     assert maybe_download_from_modelscope(TINY, download_dir=str(tmp_path)) is None
@@ -317,7 +321,7 @@ def test_maybe_download_does_nothing_unless_modelscope_is_selected(
 def test_maybe_download_with_vllm_env_patterns_and_revision(
     hub: MsHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from weightlib.hub.modelscope import maybe_download_from_modelscope
+    from weightlib.download import maybe_download_from_modelscope
 
     monkeypatch.setenv("VLLM_USE_MODELSCOPE", "1")
     download_dir = tmp_path / "dl"
@@ -343,7 +347,7 @@ def test_maybe_download_with_vllm_env_patterns_and_revision(
 def test_maybe_download_offline_full_and_partial_cache(
     hub: MsHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from weightlib.hub.modelscope import maybe_download_from_modelscope
+    from weightlib.download import maybe_download_from_modelscope
 
     download_dir = str(tmp_path / "dl")
     path = maybe_download_from_modelscope(f"ms://{TINY}", download_dir=download_dir)
@@ -360,7 +364,7 @@ def test_maybe_download_offline_full_and_partial_cache(
 def test_maybe_download_private_and_wrong_sha256(
     hub: MsHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from weightlib.hub.modelscope import maybe_download_from_modelscope
+    from weightlib.download import maybe_download_from_modelscope
 
     download_dir = str(tmp_path / "dl")
     with pytest.raises(AuthError) as auth:
@@ -381,7 +385,7 @@ def test_maybe_download_private_and_wrong_sha256(
 
 CONCURRENT_SCRIPT = """
 import sys
-from weightlib.hub.modelscope import maybe_download_from_modelscope
+from weightlib.download import maybe_download_from_modelscope
 print(maybe_download_from_modelscope(sys.argv[1], download_dir=sys.argv[2]))
 """
 
@@ -390,20 +394,10 @@ def test_concurrent_processes_fetch_each_file_once(hub: MsHubServer, tmp_path: P
     env = hub.env(tmp_path / "home", VLLM_USE_MODELSCOPE="1")
     download_dir = tmp_path / "shared-cache"
     mark = hub.mark()
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT_SCRIPT, SHARDED, str(download_dir)],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [p.communicate(timeout=120) for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
-    paths = {out.strip().splitlines()[-1] for out, _ in outputs}
+    command = [sys.executable, "-c", CONCURRENT_SCRIPT, SHARDED, str(download_dir)]
+    runs = run_parallel(command, 4, env=env, cwd=REPO_ROOT)
+    assert all(r.returncode == 0 for r in runs), [(r.stdout, r.stderr) for r in runs]
+    paths = {r.stdout.strip().splitlines()[-1] for r in runs}
     assert len(paths) == 1
     root = Path(paths.pop())
     gets = hub.file_gets(mark, repo=SHARDED)
@@ -435,20 +429,13 @@ def test_sigkill_mid_file_then_rerun_resumes(hub: MsHubServer, tmp_path: Path) -
     write_file(served(hub, TINY, "big.bin"), os.urandom(600_000))
     hub.configure(bytes_per_second=300_000)
     destination = tmp_path / "big.bin.incomplete"
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, TINY, "big.bin", str(destination)],
+    kill_when(
+        [sys.executable, "-c", KILL_SCRIPT, TINY, "big.bin", destination],
+        lambda: size_of(destination) > 0,
         env=hub.env(tmp_path / "home"),
         cwd=REPO_ROOT,
+        timeout=30,
     )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if destination.exists() and destination.stat().st_size > 0:
-                break
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
     kept = destination.stat().st_size
     assert 0 < kept < 600_000
     hub.configure(bytes_per_second=0)
@@ -461,15 +448,12 @@ def test_sigkill_mid_file_then_rerun_resumes(hub: MsHubServer, tmp_path: Path) -
 
 
 def test_layout_and_offline_listing(hub: MsHubServer, tmp_path: Path) -> None:
-    from weightlib.hub.modelscope import (
-        ModelScopeTransport,
-        cached_snapshot,
-        open_modelscope_checkpoint,
-    )
+    from weightlib.hub import cached_snapshot
+    from weightlib.hub.modelscope import ModelScopeTransport
 
     transport = ModelScopeTransport()
     listing = transport.list_repo(TINY, None)
-    layout = transport.layout(listing, None, None)
+    layout = transport.layout(listing, Destination())
     cache = Path(os.environ["MODELSCOPE_CACHE"])
     assert layout.root == cache / "models" / "org--tiny" / "snapshots" / "master"
     entry = listing.file("config.json")
@@ -481,7 +465,7 @@ def test_layout_and_offline_listing(hub: MsHubServer, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="ms://org/tiny@v1"):
         open_modelscope_checkpoint(f"ms://{TINY}@v1", offline=True)
     layout.finish(listing)
-    recorded = transport.local_listing(TINY, None, "model", None, None)
+    recorded = transport.local_listing(TINY, None, "model", Destination())
     assert (recorded.files, recorded.commit) == (listing.files, listing.commit)
     mark = hub.mark()
     checkpoint = open_modelscope_checkpoint(f"ms://{TINY}", offline=True)
@@ -491,7 +475,7 @@ def test_layout_and_offline_listing(hub: MsHubServer, tmp_path: Path) -> None:
         checkpoint.read_range("model.safetensors", 0, 8)
     assert cached_snapshot(f"ms://{TINY}") == layout.root
     with pytest.raises(NotFoundError, match="ms://org/sharded"):
-        cached_snapshot(SHARDED)
+        cached_snapshot(SHARDED, source="modelscope")
     assert hub.requests(mark) == []
 
 
@@ -502,9 +486,10 @@ import sys
 sys.modules["modelscope"] = None
 sys.modules["modelscope_hub"] = None
 from weightlib.errors import MissingExtraError
-from weightlib.hub.modelscope import open_modelscope_checkpoint, maybe_download_from_modelscope
+from weightlib.checkpoint import open_remote_checkpoint
+from weightlib.download import maybe_download_from_modelscope
 try:
-    open_modelscope_checkpoint("ms://org/tiny")
+    open_remote_checkpoint("ms://org/tiny")
 except MissingExtraError as exc:
     print(exc.exit_code, exc)
 assert maybe_download_from_modelscope("org/tiny") is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,15 +18,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB, assert_error
-from tests.hubs.ms_fixtures import (
-    MS_TOKEN,
+from tests.helpers import (
     REPO_ROOT,
-    MsHubServer,
-    add_standard_repos,
+    WEIGHTLIB,
+    assert_error,
+    kill_when,
+    output_path,
+    run_parallel,
     sha256_of,
+    size_of,
     write_file,
 )
+from tests.hubs.ms_fixtures import MS_TOKEN, MsHubServer, add_standard_repos
 
 TINY = "org/tiny"
 SHARDED = "org/sharded"
@@ -46,12 +48,9 @@ TINY_SERVING = [
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MsHubServer]:
     """The module's hub: a small repo with a `v1` branch, a sharded one and a private one."""
-    server = MsHubServer(tmp_path_factory.mktemp("ms-cli-hub"))
-    add_standard_repos(server, v1_seed=5, secret_seed=9)
-    try:
+    with MsHubServer(tmp_path_factory.mktemp("ms-cli-hub")) as server:
+        add_standard_repos(server, v1_seed=5, secret_seed=9)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -114,8 +113,7 @@ def test_sharded_checkpoint_fetches_only_index_named_shards(
     shards = sorted(set(index["weight_map"].values()))
     mark = hub.mark()
     result = run_cli("download", SHARDED, "--source", "modelscope", env=env)
-    assert result.returncode == 0, result.stderr
-    root = Path(result.stdout.splitlines()[-1])
+    root = output_path(result)
     assert root == snapshot(env, SHARDED)
     names = files_under(root)
     assert [n for n in names if n.endswith(".safetensors")] == shards
@@ -224,8 +222,7 @@ def test_wrong_sha256_exits_6_after_one_more_fetch(
     other = ["--cache-dir", str(tmp_path / "other-cache")]
     assert_error(run_cli("download", f"ms://{TINY}", *other, env=env), 6, "config.json")
     skipped = run_cli("download", f"ms://{TINY}", *other, "--no-verify", env=env)
-    assert skipped.returncode == 0, skipped.stderr
-    root = Path(skipped.stdout.splitlines()[-1])
+    root = output_path(skipped)
     assert root == tmp_path / "other-cache" / "models" / "org--tiny" / "snapshots" / "master"
 
 
@@ -267,19 +264,9 @@ def test_offline_with_full_and_partial_cache(
 
 def test_concurrent_processes_fetch_each_file_once(hub: MsHubServer, env: dict[str, str]) -> None:
     mark = hub.mark()
-    processes = [
-        subprocess.Popen(
-            [WEIGHTLIB, "download", f"ms://{SHARDED}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    outputs = [p.communicate(timeout=180) for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
-    assert {out.splitlines()[-1] for out, _ in outputs} == {str(snapshot(env, SHARDED))}
+    runs = run_parallel([WEIGHTLIB, "download", f"ms://{SHARDED}"], 8, env=env, timeout=180)
+    assert all(r.returncode == 0 for r in runs), [(r.stdout, r.stderr) for r in runs]
+    assert {r.stdout.splitlines()[-1] for r in runs} == {str(snapshot(env, SHARDED))}
     whole = [r["file"] for r in hub.file_gets(mark, repo=SHARDED) if not r["range"]]
     assert len(whole) == len(set(whole))
     root = snapshot(env, SHARDED)
@@ -293,23 +280,13 @@ def test_sigkill_then_rerun_resumes(hub: MsHubServer, env: dict[str, str]) -> No
     hub.configure(bytes_per_second=400_000)
     args = [WEIGHTLIB, "download", f"ms://{TINY}@v1", "--include", big, "--max-workers", "1"]
     partial = snapshot(env, TINY, "v1") / f"{big}.incomplete"
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if partial.exists() and partial.stat().st_size > 0:
-                break
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
+    killed = kill_when(args, lambda: size_of(partial) > 0, env=env)
     kept = partial.stat().st_size
     assert 0 < kept < 900_000
     hub.configure(bytes_per_second=0)
     mark = hub.mark()
-    rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
-    root = Path(rerun.stdout.splitlines()[-1])
+    rerun = killed.rerun(timeout=120)
+    root = output_path(rerun)
     assert sha256_of(root / big) == sha256_of(served(hub, TINY, big, "v1"))
     gets = [r for r in hub.file_gets(mark) if r["file"] == big]
     assert [r["range"] for r in gets] == [f"bytes={kept}-"]
@@ -347,7 +324,7 @@ def test_remote_filter_size_index_fetch_no_weight_bytes(
 
 BLOCKED = (
     "import sys; sys.modules['modelscope'] = None; sys.modules['modelscope_hub'] = None; "
-    "from weightlib_cli.app import main; main(sys.argv[1:])"
+    "from weightlib.cli.app import main; main(sys.argv[1:])"
 )
 
 

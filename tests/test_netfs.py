@@ -7,7 +7,6 @@ fail instead. No timing assertions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,8 +19,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB, assert_error
-from tests.hubs.fixtures import HubServer, make_safetensors, make_sharded_repo
+from tests.helpers import WEIGHTLIB, assert_error, output_path, sha256_of
+from tests.hubs.fixtures import HubServer, make_sharded_repo
+from tests.layouts import write_checkpoint
 from weightlib.fs import get_fs_type, is_network_fs
 from weightlib.locks import PosixLock
 from weightlib.residency import evict, residency
@@ -34,22 +34,16 @@ pytest_plugins = ["tests.hubs.hf_plugin", "tests.netfs"]  # fixtures hf_hub, hub
 MIB = 1024 * 1024
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def small_model(folder: Path, shards: int = 2, shard_mib: int = 4) -> list[Path]:
     """Real safetensors shards (random F32) plus config and tokenizer files."""
     floats = shard_mib * MIB // 4
-    files = [
-        make_safetensors(
-            folder / f"model-{i:05d}-of-{shards:05d}.safetensors", {f"layers.{i}.w": (floats,)}, i
-        )
-        for i in range(1, shards + 1)
-    ]
+    layers = range(1, shards + 1)
+    checkpoint = write_checkpoint(
+        folder, [{f"layers.{i}.w": (floats,)} for i in layers], index=False
+    )
     (folder / "config.json").write_text('{"model_type": "tiny"}')
     (folder / "tokenizer.json").write_text("{}")
-    return files
+    return checkpoint.paths
 
 
 def resident_fraction(*paths: Path) -> float:
@@ -191,7 +185,7 @@ def test_download_lock_on_the_mount_makes_others_wait(
     path = Path(outputs[1][0].strip().splitlines()[-1])
     assert get_fs_type(path) == "fuse.sshfs"
     for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
-        assert sha256(path / name) == sha256(folder / name)
+        assert sha256_of(path / name) == sha256_of(folder / name)
 
 
 def test_four_concurrent_downloads_into_a_cache_on_the_mount_fetch_each_file_once(
@@ -223,7 +217,7 @@ def test_four_concurrent_downloads_into_a_cache_on_the_mount_fetch_each_file_onc
     assert gets and set(gets.values()) == {1}, gets
     assert "model-00004-of-00004.safetensors" in gets
     for name in gets:
-        assert sha256(path / name) == sha256(folder / name), name
+        assert sha256_of(path / name) == sha256_of(folder / name), name
     assert not list(cache.rglob("*.incomplete"))
     # the server side holds the same bytes: they really crossed the network filesystem
     blobs = list((netfs.export / "four-cache").rglob("blobs/*"))
@@ -244,10 +238,9 @@ def test_download_into_a_cache_on_sshfs_with_default_options(
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    path = Path(result.stdout.strip().splitlines()[-1])
+    path = output_path(result)
     name = "model-00002-of-00002.safetensors"
-    assert sha256(path / name) == sha256(folder / name)
+    assert sha256_of(path / name) == sha256_of(folder / name)
 
 
 def test_a_missing_mount_skips_with_the_reason_or_fails_where_required(

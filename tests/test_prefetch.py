@@ -10,17 +10,18 @@ import json
 import os
 import shutil
 import stat
-import struct
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB, assert_error
+from tests.helpers import WEIGHTLIB, assert_error, random_file, run_with_fd_limit
+from tests.layouts import write_shard
 from weightlib.errors import NotFoundError
 from weightlib.prefetch import (
     PrefetchHandle,
@@ -36,31 +37,6 @@ from weightlib.prefetch import (
 from weightlib.residency import PAGE_SIZE, evict, residency
 
 MIB = 1024 * 1024
-
-
-def make_file(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path
-
-
-def write_safetensors(path: Path, tensors: dict[str, int]) -> dict[str, tuple[int, int]]:
-    """A safetensors file of U8 tensors with random bytes; returns name → absolute byte range."""
-    header: dict[str, object] = {}
-    offset = 0
-    for name, size in tensors.items():
-        header[name] = {"dtype": "U8", "shape": [size], "data_offsets": [offset, offset + size]}
-        offset += size
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with path.open("wb") as handle:
-        handle.write(struct.pack("<Q", len(raw)) + raw)
-        for size in tensors.values():
-            handle.write(os.urandom(size))
-    start = 8 + len(raw)
-    return {
-        name: (start + entry["data_offsets"][0], start + entry["data_offsets"][1])  # type: ignore[index]
-        for name, entry in header.items()
-    }
 
 
 def cold(*paths: Path) -> None:
@@ -79,12 +55,12 @@ def shards(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "model"
     folder.mkdir()
     files = [
-        make_file(folder / f"model-{i:05d}-of-00004.safetensors", 8 * MIB) for i in (1, 2, 3, 4)
+        random_file(folder / f"model-{i:05d}-of-00004.safetensors", 8 * MIB) for i in (1, 2, 3, 4)
     ]
     return files
 
 
-def prefetch_json(run_cli: CliRunner, *args: object) -> dict[str, object]:
+def prefetch_json(run_cli: CliRunner, *args: str | os.PathLike[str]) -> dict[str, Any]:
     result = run_cli("prefetch", "--json", *args)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -103,11 +79,11 @@ def test_prefetch_raises_residency_and_warm_rerun_reads_nothing(
     }  # fmt: skip
     assert doc["files"] == 4 and doc["bytes"] == 32 * MIB and doc["errors"] == []
     assert doc["read_bytes"] >= 30 * MIB
-    assert doc["resident_after_bytes"] >= 0.9 * 32 * MIB  # type: ignore[operator]
+    assert doc["resident_after_bytes"] >= 0.9 * 32 * MIB
     assert percent(*shards) >= 90
     again = prefetch_json(run_cli, *shards)
-    assert again["read_bytes"] <= 0.05 * 32 * MIB  # type: ignore[operator]
-    assert again["already_resident_bytes"] >= 0.95 * 32 * MIB  # type: ignore[operator]
+    assert again["read_bytes"] <= 0.05 * 32 * MIB
+    assert again["already_resident_bytes"] >= 0.95 * 32 * MIB
 
 
 def test_prefetch_model_folder_warms_weights_and_support_files(
@@ -164,15 +140,8 @@ def test_readahead_window_of_this_device(tmp_path: Path) -> None:
 
 def test_tensors_warms_only_matching_ranges(tmp_path: Path, run_cli: CliRunner) -> None:
     path = tmp_path / "experts.safetensors"
-    ranges = write_safetensors(
-        path,
-        {
-            "layers.0.experts.0.w": 8 * MIB,
-            "layers.0.experts.1.w": 8 * MIB,
-            "layers.0.experts.2.w": 8 * MIB,
-            "layers.0.experts.3.w": 8 * MIB,
-        },
-    )
+    experts = {f"layers.0.experts.{e}.w": (8 * MIB,) for e in range(4)}
+    ranges = write_shard(path, experts, dtype="U8")
     cold(path)
     doc = prefetch_json(run_cli, "--tensors", r"experts\.[13]\.", path)
     assert doc["bytes"] < 17 * MIB  # the header page plus two tensors
@@ -190,14 +159,14 @@ def test_tensors_warms_only_matching_ranges(tmp_path: Path, run_cli: CliRunner) 
 
 def test_tensors_rejects_bad_regex_and_bin_files(tmp_path: Path, run_cli: CliRunner) -> None:
     path = tmp_path / "a.safetensors"
-    write_safetensors(path, {"w": MIB})
+    write_shard(path, {"w": (MIB,)}, dtype="U8")
     assert_error(run_cli("prefetch", "--tensors", "([", path), 2, "--tensors")
-    binary = make_file(tmp_path / "pytorch_model.bin", MIB)
+    binary = random_file(tmp_path / "pytorch_model.bin", MIB)
     assert_error(run_cli("prefetch", "--tensors", "w", binary), 2, "pytorch_model.bin")
 
 
 def test_tensors_on_corrupt_header_is_exit_6(tmp_path: Path, run_cli: CliRunner) -> None:
-    path = make_file(tmp_path / "garbage.safetensors", MIB)
+    path = random_file(tmp_path / "garbage.safetensors", MIB)
     assert_error(run_cli("prefetch", "--tensors", "w", path), 6, "garbage.safetensors")
 
 
@@ -210,7 +179,7 @@ def test_memory_guard_refuses_and_force_overrides(shards: list[Path], run_cli: C
     assert forced["read_bytes"] == 32 * MIB and percent(*shards) >= 90
     # Already resident bytes do not count against the limit.
     warm_rerun = prefetch_json(run_cli, "--max-memory", "2M", *shards)
-    assert warm_rerun["read_bytes"] <= 0.05 * 32 * MIB  # type: ignore[operator]
+    assert warm_rerun["read_bytes"] <= 0.05 * 32 * MIB
 
 
 def test_memory_guard_percent_names_available_memory(
@@ -223,10 +192,10 @@ def test_memory_guard_percent_names_available_memory(
 
 
 def test_network_fs_detection_from_mounts_text(tmp_path: Path) -> None:
-    local = make_file(tmp_path / "local.bin", 10)
+    local = random_file(tmp_path / "local.bin", 10)
     nfs_dir = tmp_path / "nfs"
     nfs_dir.mkdir()
-    remote = make_file(nfs_dir / "remote.bin", 10)
+    remote = random_file(nfs_dir / "remote.bin", 10)
     mounts = (
         f"/dev/vda / ext4 rw,relatime 0 0\nserver:/export {nfs_dir} nfs4 rw,relatime,vers=4.2 0 0\n"
     )
@@ -343,8 +312,8 @@ def test_unreadable_file_is_exit_4_and_others_are_warmed(
     probe = subprocess.run([*drop, WEIGHTLIB, "--version"], env=env, capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"the unprivileged user cannot run weightlib: {probe.stderr.strip()}")
-    readable = make_file(shared_dir / "readable.safetensors", 4 * MIB)
-    secret = make_file(shared_dir / "secret.safetensors", 4 * MIB)
+    readable = random_file(shared_dir / "readable.safetensors", 4 * MIB)
+    secret = random_file(shared_dir / "secret.safetensors", 4 * MIB)
     readable.chmod(0o644)
     secret.chmod(0o600)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
@@ -402,21 +371,21 @@ def test_plan_counts_resident_bytes(shards: list[Path]) -> None:
 def test_ranges_readahead_skipped_are_repaired(tmp_path: Path, run_cli: CliRunner) -> None:
     # One readahead call fills at most the device's window, so with a 1 GiB block size most of
     # the file is left to the verify pass: re-issue, then read what is still missing.
-    path = make_file(tmp_path / "big.safetensors", 32 * MIB)
+    path = random_file(tmp_path / "big.safetensors", 32 * MIB)
     cold(path)
     args = ("--method", "readahead", "--block-size", "1G", "--threads", "1")
     doc = prefetch_json(run_cli, *args, path)
-    assert doc["resident_after_bytes"] >= 0.9 * 32 * MIB  # type: ignore[operator]
+    assert doc["resident_after_bytes"] >= 0.9 * 32 * MIB
     assert residency(path).percent >= 90
     if readahead_window(os.stat(path).st_dev) <= 8 * MIB:
-        assert doc["repaired_bytes"] > 0  # type: ignore[operator]
+        assert doc["repaired_bytes"] > 0
 
 
 def test_tensors_matching_nothing_warns_and_warms_only_the_header(
     tmp_path: Path, run_cli: CliRunner
 ) -> None:
     path = tmp_path / "a.safetensors"
-    write_safetensors(path, {"w": 4 * MIB})
+    write_shard(path, {"w": (4 * MIB,)}, dtype="U8")
     cold(path)
     result = run_cli("prefetch", "--json", "--tensors", "^nothing$", path)
     assert result.returncode == 0, result.stderr
@@ -428,25 +397,14 @@ def test_tensors_matching_nothing_warns_and_warms_only_the_header(
 def test_prefetch_real_minilm_folder(minilm_dir: Path, run_cli: CliRunner) -> None:
     doc = prefetch_json(run_cli, "--tensors", "embeddings", minilm_dir)
     assert doc["errors"] == [] and doc["files"] >= 3  # weights + config + tokenizer files
-    assert doc["resident_after_bytes"] >= 0.9 * doc["bytes"]  # type: ignore[operator]
-
-
-def _fd_limit_48() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    assert doc["resident_after_bytes"] >= 0.9 * doc["bytes"]
 
 
 def test_many_files_fit_a_low_descriptor_limit(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    files = [make_file(tmp_path / f"part-{i:03d}.bin", 64 * 1024) for i in range(100)]
+    files = [random_file(tmp_path / f"part-{i:03d}.bin", 64 * 1024) for i in range(100)]
     cold(*files)
-    result = subprocess.run(
-        [WEIGHTLIB, "prefetch", "--json", *files],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_fd_limit_48,
+    result = run_with_fd_limit(
+        [WEIGHTLIB, "prefetch", "--json", *files], 48, env=cli_env, timeout=120
     )
     assert result.returncode == 0, result.stderr[-500:]
     doc = json.loads(result.stdout)
@@ -455,7 +413,7 @@ def test_many_files_fit_a_low_descriptor_limit(tmp_path: Path, cli_env: dict[str
 
 
 def test_dropped_pages_become_a_warning(tmp_path: Path) -> None:
-    path = make_file(tmp_path / "a.bin", MIB)
+    path = random_file(tmp_path / "a.bin", MIB)
     stats = PrefetchStats(1, MIB, 0, MIB, 0.1, 0, dropped_files=[str(path)])
     (message,) = stats.warnings
     assert str(path) in message and "kernel_cache" in message

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import CliRunner
+from tests.helpers import output_path
 from tests.hubs.fixtures import HubServer, make_sharded_repo
 from tests.hubs.ms_fixtures import MsHubServer, make_single_repo
 
@@ -17,8 +18,7 @@ def test_hf_repo_id_is_its_cached_snapshot(
 ) -> None:
     hf_hub.add_repo("org/cached", make_sharded_repo(tmp_path / "repo"))
     download = run_cli("download", "org/cached", env=hub_env)
-    assert download.returncode == 0, download.stderr
-    snapshot = Path(download.stdout.splitlines()[-1])
+    snapshot = output_path(download)
     offline = {**hub_env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
     mark = hf_hub.mark()
 
@@ -43,8 +43,7 @@ def test_modelscope_repo_id_is_its_cached_snapshot(
 ) -> None:
     make_single_repo(ms_hub.repo_dir("org/ms-cached"))
     download = run_cli("download", "ms://org/ms-cached", env=ms_env)
-    assert download.returncode == 0, download.stderr
-    snapshot = Path(download.stdout.splitlines()[-1])
+    snapshot = output_path(download)
     result = run_cli(
         "prefetch", "ms://org/ms-cached", "--json", env={**ms_env, "WEIGHTLIB_OFFLINE": "1"}
     )

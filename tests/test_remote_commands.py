@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliRunner
 from tests.helpers import assert_error
 from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_sharded_repo
 
@@ -25,7 +26,7 @@ def remote(hf_hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_size_is_one_listing_request(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
 ) -> None:
     mark = hf_hub.mark()
     result = run_cli("size", "org/remote", "--bytes", "--all-files", env=hub_env)
@@ -45,7 +46,7 @@ def test_size_is_one_listing_request(
 
 
 def test_filter_remote_with_revision(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
 ) -> None:
     mark = hf_hub.mark()
     result = run_cli("filter", "org/remote", env=hub_env)
@@ -59,7 +60,7 @@ def test_filter_remote_with_revision(
 
 
 def test_index_reads_only_headers(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
 ) -> None:
     mark = hf_hub.mark()
     result = run_cli("index", "org/remote", "--json", env=hub_env)
@@ -84,7 +85,7 @@ def test_index_reads_only_headers(
     ],
 )
 def test_remote_errors(
-    run_cli,
+    run_cli: CliRunner,
     hub_env: dict[str, str],
     remote: Path,
     command: str,
@@ -95,7 +96,7 @@ def test_remote_errors(
     assert_error(run_cli(command, *args, env=hub_env), code, needle)
 
 
-def test_gated_with_token(run_cli, hub_env: dict[str, str], remote: Path) -> None:
+def test_gated_with_token(run_cli: CliRunner, hub_env: dict[str, str], remote: Path) -> None:
     result = run_cli("filter", "org/remote-gated", "--token", VALID_TOKEN, env=hub_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == SHARDS
@@ -103,7 +104,7 @@ def test_gated_with_token(run_cli, hub_env: dict[str, str], remote: Path) -> Non
 
 
 def test_offline_remote_reads_the_cache(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], remote: Path
 ) -> None:
     assert run_cli("download", "org/remote", env=hub_env).returncode == 0
     mark = hf_hub.mark()

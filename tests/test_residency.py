@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import assert_error
+from tests.helpers import assert_error, random_file
 from weightlib import linux
 from weightlib.residency import (
     PAGE_SIZE,
@@ -27,11 +27,6 @@ from weightlib.residency import (
 MIB = 1024 * 1024
 
 
-def make_file(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path
-
-
 def warm(path: Path) -> None:
     with path.open("rb") as handle:
         while handle.read(4 * MIB):
@@ -39,7 +34,7 @@ def warm(path: Path) -> None:
 
 
 def test_evict_drops_and_read_restores(tmp_path: Path) -> None:
-    path = make_file(tmp_path / "a.bin", 16 * MIB)
+    path = random_file(tmp_path / "a.bin", 16 * MIB)
     warm(path)
     assert residency(path).percent >= 90
     after = evict(path)
@@ -48,7 +43,7 @@ def test_evict_drops_and_read_restores(tmp_path: Path) -> None:
 
 
 def test_mincore_and_cachestat_agree(tmp_path: Path) -> None:
-    path = make_file(tmp_path / "a.bin", 8 * MIB)
+    path = random_file(tmp_path / "a.bin", 8 * MIB)
     evict(path)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -67,7 +62,7 @@ def test_mincore_and_cachestat_agree(tmp_path: Path) -> None:
 
 
 def test_residency_does_not_fault_pages_in(tmp_path: Path) -> None:
-    path = make_file(tmp_path / "a.bin", 16 * MIB)
+    path = random_file(tmp_path / "a.bin", 16 * MIB)
     evict(path)
     for _ in range(3):
         residency(path, page_map=True)
@@ -76,7 +71,7 @@ def test_residency_does_not_fault_pages_in(tmp_path: Path) -> None:
 
 
 def test_page_map_and_missing_ranges(tmp_path: Path) -> None:
-    path = make_file(tmp_path / "a.bin", 4 * MIB)
+    path = random_file(tmp_path / "a.bin", 4 * MIB)
     evict(path)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -108,8 +103,8 @@ def test_empty_file_residency(tmp_path: Path) -> None:
 
 
 def test_status_and_evict_commands(tmp_path: Path, run_cli: CliRunner) -> None:
-    a = make_file(tmp_path / "a.safetensors", 8 * MIB)
-    b = make_file(tmp_path / "b.safetensors", 8 * MIB)
+    a = random_file(tmp_path / "a.safetensors", 8 * MIB)
+    b = random_file(tmp_path / "b.safetensors", 8 * MIB)
     warm(a)
     evicted = run_cli("evict", "--json", a, b)
     assert evicted.returncode == 0, evicted.stderr
@@ -133,7 +128,7 @@ def test_status_and_evict_commands(tmp_path: Path, run_cli: CliRunner) -> None:
 def test_status_of_a_model_folder_includes_support_files(
     tmp_path: Path, run_cli: CliRunner
 ) -> None:
-    make_file(tmp_path / "model.safetensors", MIB)
+    random_file(tmp_path / "model.safetensors", MIB)
     (tmp_path / "config.json").write_text("{}")
     result = run_cli("status", "--json", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -143,7 +138,7 @@ def test_status_of_a_model_folder_includes_support_files(
 
 @pytest.mark.parametrize("command", ["status", "evict"])
 def test_missing_path_is_exit_3(tmp_path: Path, run_cli: CliRunner, command: str) -> None:
-    present = make_file(tmp_path / "a.bin", MIB)
+    present = random_file(tmp_path / "a.bin", MIB)
     result = run_cli(command, present, tmp_path / "nope.safetensors")
     assert_error(result, 3, "nope.safetensors", "no such file")
     assert str(present) in result.stdout

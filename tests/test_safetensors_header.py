@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -38,7 +39,7 @@ def test_offsets_point_at_the_tensor_bytes(tmp_path: Path) -> None:
 
 def entry(
     dtype: str = "F32", shape: list[int] | None = None, offsets: list[int] | None = None
-) -> dict:
+) -> dict[str, Any]:
     return {"dtype": dtype, "shape": shape or [2], "data_offsets": offsets or [0, 8]}
 
 

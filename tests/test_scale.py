@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import resource
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from bench.scale import Checkpoint, SparseHub, expert_regex, layout_for_size, write_moe_checkpoint
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB
+from tests.helpers import WEIGHTLIB, run_with_fd_limit
 from weightlib.prefetch import plan_prefetch
 from weightlib.residency import PAGE_SIZE, evict, residency
 from weightlib.safetensors_header import read_safetensors_header
@@ -146,10 +144,6 @@ def test_thousand_shards_remote_size_and_filter_use_one_listing(
         hub.stop()
 
 
-def _low_fd_limit() -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-
-
 def test_prefetch_of_a_thousand_cold_shards_fits_a_low_descriptor_limit(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -158,13 +152,8 @@ def test_prefetch_of_a_thousand_cold_shards_fits_a_low_descriptor_limit(
     files = sorted(checkpoint.folder.iterdir())
     for path in files:
         evict(path)
-    result = subprocess.run(
-        [WEIGHTLIB, "prefetch", "--json", checkpoint.folder],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_low_fd_limit,
+    result = run_with_fd_limit(
+        [WEIGHTLIB, "prefetch", "--json", checkpoint.folder], 256, env=cli_env, timeout=300
     )
     assert result.returncode == 0, result.stderr[-500:]
     doc = json.loads(result.stdout)

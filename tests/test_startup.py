@@ -13,7 +13,7 @@ HEAVY = ("torch", "numpy", "modelscope", "huggingface_hub")
 
 def imported_modules(*args: str) -> set[str]:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "weightlib_cli", *args],
+        [sys.executable, "-X", "importtime", "-m", "weightlib.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliRunner
 from tests.helpers import WEIGHTLIB, assert_error, write_file
 from tests.hubs.fixtures import VALID_TOKEN, HubServer, make_sharded_repo
 
@@ -55,7 +56,9 @@ def assert_json_error(result: subprocess.CompletedProcess[str], *needles: str) -
     assert "Traceback" not in result.stderr
 
 
-def test_private_repo_needs_a_token(run_cli, hub_env: dict[str, str], private: Path) -> None:
+def test_private_repo_needs_a_token(
+    run_cli: CliRunner, hub_env: dict[str, str], private: Path
+) -> None:
     assert_error(run_cli("size", PRIVATE, "--bytes", env=hub_env), 4)
 
 
@@ -87,7 +90,9 @@ def test_token_from_stdin_is_not_in_cmdline(
     assert all(r["auth"] for r in hf_hub.requests(mark))
 
 
-def test_token_from_stdin_without_newline(run_cli, hub_env: dict[str, str], private: Path) -> None:
+def test_token_from_stdin_without_newline(
+    run_cli: CliRunner, hub_env: dict[str, str], private: Path
+) -> None:
     result = run_cli(
         "filter", PRIVATE, "--token", "-", "--json", env=hub_env, input=f"  {VALID_TOKEN}  "
     )
@@ -95,7 +100,9 @@ def test_token_from_stdin_without_newline(run_cli, hub_env: dict[str, str], priv
     assert json.loads(result.stdout)["model"] == PRIVATE
 
 
-def test_token_file(run_cli, hub_env: dict[str, str], private: Path, tmp_path: Path) -> None:
+def test_token_file(
+    run_cli: CliRunner, hub_env: dict[str, str], private: Path, tmp_path: Path
+) -> None:
     token_file = write_file(tmp_path / "token", f"{VALID_TOKEN}\r\nsecond line ignored\n")
     token_file.chmod(0o600)
     result = run_cli(
@@ -107,7 +114,7 @@ def test_token_file(run_cli, hub_env: dict[str, str], private: Path, tmp_path: P
 
 
 def test_token_file_with_download(
-    run_cli, hub_env: dict[str, str], private: Path, tmp_path: Path
+    run_cli: CliRunner, hub_env: dict[str, str], private: Path, tmp_path: Path
 ) -> None:
     token_file = write_file(tmp_path / "token", VALID_TOKEN + "\n")
     result = run_cli(
@@ -130,7 +137,7 @@ def test_token_file_with_download(
     ],
 )
 def test_bad_token_input_is_a_usage_error(
-    run_cli,
+    run_cli: CliRunner,
     hf_hub: HubServer,
     hub_env: dict[str, str],
     private: Path,
@@ -160,7 +167,7 @@ def test_bad_token_input_is_a_usage_error(
 
 @pytest.mark.parametrize("command", ["download", "filter", "index", "size"])
 def test_every_hub_command_resolves_the_token(
-    run_cli, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path, command: str
+    run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], tmp_path: Path, command: str
 ) -> None:
     token_file = write_file(tmp_path / "token", VALID_TOKEN + "\n")
     result = run_cli(
@@ -172,7 +179,7 @@ def test_every_hub_command_resolves_the_token(
 
 
 def test_wrong_token_file_is_an_auth_error(
-    run_cli, hub_env: dict[str, str], private: Path, tmp_path: Path
+    run_cli: CliRunner, hub_env: dict[str, str], private: Path, tmp_path: Path
 ) -> None:
     token_file = write_file(tmp_path / "token", WRONG_TOKEN + "\n")
     result = run_cli("size", PRIVATE, "--token-file", token_file, env=hub_env)

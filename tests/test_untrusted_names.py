@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_error
-from tests.hubs.fixtures import HubServer, make_sharded_repo, write_file
+from tests.conftest import CliRunner
+from tests.helpers import assert_error, write_file
+from tests.hubs.fixtures import HubServer, make_sharded_repo
 
 pytest_plugins = ["tests.hubs.hf_plugin"]
 
@@ -64,7 +65,7 @@ def _hostile_files_written(root: Path) -> list[Path]:
 @pytest.mark.parametrize("mode", ["cache", "local-dir"])
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_listing_entry_is_refused_before_any_write(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path, name: str, mode: str
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path, name: str, mode: str
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     dest = tmp_path / "a" / "b" / "dest"
@@ -85,7 +86,7 @@ def test_hostile_listing_entry_is_refused_before_any_write(
 
 
 def test_include_pattern_and_json_output_refuse_too(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     hf_hub.set_faults(extra_files={"../../evil.json": PAYLOAD})
@@ -99,7 +100,7 @@ def test_include_pattern_and_json_output_refuse_too(
 
 @pytest.mark.parametrize("command", ["size", "filter", "index"])
 def test_remote_commands_refuse_a_hostile_listing(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path, command: str
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path, command: str
 ) -> None:
     hf_hub.set_faults(extra_files={"../../x.safetensors": PAYLOAD})
     result = run_cli(command, "org/repo", env=hf_hub.env(tmp_path / "home"))
@@ -108,7 +109,7 @@ def test_remote_commands_refuse_a_hostile_listing(
 
 @pytest.mark.parametrize("mode", ["cache", "local-dir"])
 def test_hostile_commit_id_is_refused(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path, mode: str
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path, mode: str
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     hf_hub.set_faults(commit="../../../evil")
@@ -119,7 +120,9 @@ def test_hostile_commit_id_is_refused(
     assert not any("evil" in p.name for p in tmp_path.rglob("*"))
 
 
-def test_hostile_blob_id_is_refused(run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path) -> None:
+def test_hostile_blob_id_is_refused(
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path
+) -> None:
     env = hf_hub.env(tmp_path / "home")
     hf_hub.set_faults(blob_ids={"config.json": "../../../../blob"})
     result = run_cli("download", "org/repo", env=env)
@@ -128,7 +131,7 @@ def test_hostile_blob_id_is_refused(run_cli, hf_hub: HubServer, repo: Path, tmp_
 
 
 def test_symlink_inside_local_dir_is_not_followed_out(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     outside = tmp_path / "outside"
@@ -142,7 +145,7 @@ def test_symlink_inside_local_dir_is_not_followed_out(
 
 
 def test_planted_partial_symlink_is_replaced_not_written_through(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     dest = tmp_path / "dest"
@@ -158,7 +161,7 @@ def test_planted_partial_symlink_is_replaced_not_written_through(
 
 
 def test_cached_tree_metadata_read_back_is_checked(
-    run_cli, hf_hub: HubServer, repo: Path, tmp_path: Path
+    run_cli: CliRunner, hf_hub: HubServer, repo: Path, tmp_path: Path
 ) -> None:
     env = hf_hub.env(tmp_path / "home")
     dest = tmp_path / "dest"
@@ -173,7 +176,9 @@ def test_cached_tree_metadata_read_back_is_checked(
     assert_error(result, 6, "../../x.json")
 
 
-def test_dummy_init_refuses_an_index_naming_a_file_outside(run_cli, tmp_path: Path) -> None:
+def test_dummy_init_refuses_an_index_naming_a_file_outside(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
     source = make_sharded_repo(tmp_path / "source", shards=2, extras=False)
     index = json.loads((source / "model.safetensors.index.json").read_text())
     tensor = next(iter(index["weight_map"]))
@@ -186,7 +191,9 @@ def test_dummy_init_refuses_an_index_naming_a_file_outside(run_cli, tmp_path: Pa
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_symlink_out_of_dummy_output_is_refused(run_cli, tmp_path: Path, minilm_dir: Path) -> None:
+def test_symlink_out_of_dummy_output_is_refused(
+    run_cli: CliRunner, tmp_path: Path, minilm_dir: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     outside = tmp_path / "outside"
@@ -198,7 +205,7 @@ def test_symlink_out_of_dummy_output_is_refused(run_cli, tmp_path: Path, minilm_
     assert list(outside.iterdir()) == []
 
 
-def test_revision_with_dot_segments_is_a_usage_error(run_cli, tmp_path: Path) -> None:
+def test_revision_with_dot_segments_is_a_usage_error(run_cli: CliRunner, tmp_path: Path) -> None:
     result = run_cli("download", "org/repo", "--revision", "../../x", "--offline")
     assert_error(result, 2, "revision")
     assert os.listdir(tmp_path) == ["home"] or not (tmp_path / "x").exists()

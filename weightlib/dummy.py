@@ -14,9 +14,11 @@ tensors (and float formats torch cannot unpack: F4, F6) are zeros.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import math
 import os
+import secrets
 import stat
 import threading
 import time
@@ -30,6 +32,7 @@ from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
 from .diskspace import check_disk_space
 from .errors import InvalidInputError, NotFoundError, NoWeightFilesError
+from .natural_order import natural_sorted
 from .safepath import safe_join
 from .safetensors_header import (
     DTYPE_BITS,
@@ -115,10 +118,6 @@ class DummyPlan:
         """Tensor bytes to generate (what progress counts)."""
         return sum(t.nbytes for s in self.shards for t in s.tensors)
 
-    @property
-    def largest_tensor_bytes(self) -> int:
-        return max((t.nbytes for s in self.shards for t in s.tensors), default=0)
-
 
 @dataclass
 class DummyResult:
@@ -130,6 +129,11 @@ class DummyResult:
     tensors: int = 0
     bytes: int = 0
     seconds: float = 0.0
+
+    def add(self, path: str, size: int) -> None:
+        """Record one written file."""
+        self.files.append(path)
+        self.bytes += size
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -203,8 +207,6 @@ def _plan_shard(path: str, header: SafetensorsHeader, target: str | None) -> Pla
 
 def _support_files(paths: Iterable[str]) -> list[str]:
     """Small non-weight files a loader reads: at the root and in subfolders (pooling config)."""
-    from .shards import natural_sorted
-
     chosen = []
     for path in paths:
         name = path.rsplit("/", 1)[-1]
@@ -290,8 +292,6 @@ def _current_umask() -> int:
 @contextlib.contextmanager
 def _temp_beside(target: Path) -> Any:
     """An O_EXCL temp file beside `target` (fd, temp path); removed unless renamed by the caller."""
-    import secrets
-
     temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -352,8 +352,6 @@ class _Filler:
 
 def _remove_stale_weights(out: Path, keep: set[str]) -> None:
     """With --force: drop root weight/index files this run does not write, and stale temp files."""
-    import fnmatch
-
     patterns = (*FORMAT_PATTERNS.values(), SAFETENSORS_INDEX, BIN_INDEX)
     leftovers = tuple(f".{name}.*.tmp" for name in keep if "/" not in name)
     for entry in out.iterdir():
@@ -361,6 +359,56 @@ def _remove_stale_weights(out: Path, keep: set[str]) -> None:
             continue
         if any(fnmatch.fnmatchcase(entry.name, p) for p in (*patterns, *leftovers)):
             entry.unlink()  # a stale weight file, or a temp file of an interrupted run
+
+
+def _prepare_output(plan: DummyPlan, output: str | os.PathLike[str], force: bool) -> Path:
+    """The checked output folder, with room for the plan and every name proven safe."""
+    model_folder = plan.checkpoint.folder if isinstance(plan.checkpoint, LocalCheckpoint) else None
+    out = check_output_dir(output, force, model_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    replaced = sum((out / s.path).stat().st_size for s in plan.shards if (out / s.path).is_file())
+    largest = max((s.size for s in plan.shards), default=0)
+    needed = sum(s.size for s in plan.shards) - replaced + (largest if replaced else 0)
+    check_disk_space(out, needed, f"dummy checkpoint in {out}")
+    # Names come from the source's index and listing: refuse a hostile one before any write.
+    names = [s.path for s in plan.shards] + list(plan.support_files)
+    names += [plan.index_file] if plan.index_file is not None else []
+    for name in names:
+        safe_join(out, name, plan.source)
+    return out
+
+
+def _write_shard(
+    shard: PlannedShard, out: Path, source: str, filler: _Filler, pool: ThreadPoolExecutor
+) -> None:
+    """One shard: header, then its tensors filled by the pool, fsynced and renamed into place."""
+    target = safe_join(out, shard.path, source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _temp_beside(target) as (fd, temp):
+        _pwrite_all(fd, memoryview(shard.header), 0)
+        os.ftruncate(fd, shard.size)
+        jobs = [pool.submit(filler.write_tensor, fd, t) for t in shard.tensors]
+        try:
+            for job in jobs:
+                job.result()
+        finally:  # a failure or Ctrl-C: no job may still write once the temp file is gone
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(BaseException):
+                    job.result()
+        os.fsync(fd)
+        os.replace(temp, target)
+    fsync_directory(target.parent)
+
+
+def _write_small_file(out: Path, source: str, name: str, data: bytes) -> Path:
+    """A support or index file, written atomically."""
+    target = safe_join(out, name, source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(target, "wb") as handle:
+        handle.write(data)
+    return target
 
 
 def write_dummy_checkpoint(
@@ -384,13 +432,7 @@ def write_dummy_checkpoint(
     """
     check_dummy_options(low, high, plan.dtype)
     started = time.monotonic()
-    model_folder = plan.checkpoint.folder if isinstance(plan.checkpoint, LocalCheckpoint) else None
-    out = check_output_dir(output, force, model_folder)
-    out.mkdir(parents=True, exist_ok=True)
-    replaced = sum((out / s.path).stat().st_size for s in plan.shards if (out / s.path).is_file())
-    largest = max((s.size for s in plan.shards), default=0)
-    needed = sum(s.size for s in plan.shards) - replaced + (largest if replaced else 0)
-    check_disk_space(out, needed, f"dummy checkpoint in {out}")
+    out = _prepare_output(plan, output, force)
     lock = threading.Lock()
 
     def advance(n: int) -> None:
@@ -401,52 +443,19 @@ def write_dummy_checkpoint(
     filler = _Filler(seed, low, high, chunk_bytes, advance)
     result = DummyResult(plan.source, os.fspath(output), tensors=plan.tensor_count)
     workers = workers or min(4, os.cpu_count() or 1)
-    # Names come from the source's index and listing: refuse a hostile one before any write.
-    names = [s.path for s in plan.shards] + list(plan.support_files)
-    names += [plan.index_file] if plan.index_file is not None else []
-    for name in names:
-        safe_join(out, name, plan.source)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
         for shard in plan.shards:
-            target = safe_join(out, shard.path, plan.source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with _temp_beside(target) as (fd, temp):
-                _pwrite_all(fd, memoryview(shard.header), 0)
-                os.ftruncate(fd, shard.size)
-                jobs = [pool.submit(filler.write_tensor, fd, t) for t in shard.tensors]
-                try:
-                    for job in jobs:
-                        job.result()
-                finally:
-                    for job in jobs:
-                        job.cancel()
-                    for job in jobs:
-                        with contextlib.suppress(BaseException):
-                            job.result()
-                os.fsync(fd)
-                os.replace(temp, target)
-            fsync_directory(target.parent)
-            result.files.append(shard.path)
-            result.bytes += shard.size
+            _write_shard(shard, out, plan.source, filler, pool)
+            result.add(shard.path, shard.size)
     for path in plan.support_files:
         data = plan.checkpoint.read_file(path)
-        target = safe_join(out, path, plan.source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(target, "wb") as handle:
-            handle.write(data)
-        _copy_mode(plan.checkpoint, path, target)
-        result.files.append(path)
-        result.bytes += len(data)
-    written = set(result.files)
-    if plan.index_file is not None:
-        written.add(plan.index_file)
+        _copy_mode(plan.checkpoint, path, _write_small_file(out, plan.source, path, data))
+        result.add(path, len(data))
     if force:
-        _remove_stale_weights(out, written)
+        _remove_stale_weights(out, {*result.files, *([plan.index_file] if plan.index_file else [])})
     if plan.index_file is not None and plan.index_bytes is not None:
-        with atomic_writer(safe_join(out, plan.index_file, plan.source), "wb") as handle:
-            handle.write(plan.index_bytes)
-        result.files.append(plan.index_file)
-        result.bytes += len(plan.index_bytes)
+        _write_small_file(out, plan.source, plan.index_file, plan.index_bytes)
+        result.add(plan.index_file, len(plan.index_bytes))
     result.seconds = time.monotonic() - started
     return result
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .diskspace import existing_ancestor, free_bytes
 from .fs import get_fs_type
@@ -46,6 +47,15 @@ def package_version(name: str) -> str | None:
 def env_flag(name: str) -> bool:
     """True when environment variable `name` is set to a true value (1, true, yes, on)."""
     return os.environ.get(name, "").strip().lower() in TRUE_VALUES
+
+
+def offline_flags() -> dict[str, bool]:
+    """Each offline variable, on only when it makes weightlib offline (`env_offline`'s rule:
+    the client reads `TRANSFORMERS_OFFLINE` only while `HF_HUB_OFFLINE` is unset)."""
+    flags = {name: env_flag(name) for name in OFFLINE_FLAGS}
+    if os.environ.get("HF_HUB_OFFLINE"):
+        flags["TRANSFORMERS_OFFLINE"] = False
+    return flags
 
 
 def hf_home() -> Path:
@@ -96,8 +106,6 @@ def describe_directory(name: str, path: Path) -> CacheDirectory:
 
 def redact_url(url: str) -> str:
     """`url` without credentials (`http://user:secret@host` → `http://***@host`)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -117,7 +125,7 @@ def kernel_features() -> dict[str, Any]:
     """The page-cache calls prefetch and status use, as this kernel answers them."""
     features: dict[str, Any] = {"kernel": platform.release(), "platform": sys.platform}
     try:
-        from . import linux
+        from . import linux  # Linux-only syscalls: absent or failing elsewhere
 
         features["readahead"] = sys.platform.startswith("linux")
         features["cachestat"] = linux.cachestat_available()
@@ -145,7 +153,7 @@ def collect_environment() -> dict[str, Any]:
                 os.environ.get("MODELSCOPE_ENDPOINT", "https://www.modelscope.cn")
             ),
         },
-        "offline": {name: env_flag(name) for name in OFFLINE_FLAGS},
+        "offline": offline_flags(),
         "source": env_source() or HF,
         "token_configured": token_configured(),
         "hf_xet_high_performance": env_flag("HF_XET_HIGH_PERFORMANCE"),

@@ -1,14 +1,71 @@
 """The typed errors weightlib raises; each carries the process exit code the CLI maps it to.
 
-Exit codes (the same for every command):
-0 ok, 2 usage or invalid input, 3 not found, 4 authentication/authorization,
-5 network or remote failure after retries, 6 integrity, 7 lock wait timed out,
-8 not enough resources.
+`EXIT_CODES` is the one table of exit codes (the same for every command); `--help`, the man page
+and the README's table are generated from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
+
+
+class ExitCode(NamedTuple):
+    """One process exit status: its number, a short name and what it means (inline `code`)."""
+
+    code: int
+    name: str
+    meaning: str
+
+
+EXIT_CODES: tuple[ExitCode, ...] = (
+    ExitCode(0, "ok", "success"),
+    ExitCode(
+        1, "internal", "internal error: a bug; rerun with `--verbose` and report the traceback"
+    ),
+    ExitCode(
+        2,
+        "usage",
+        "usage error or invalid input (bad option, a file given for a folder, a missing extra, "
+        "an invalid repo id or revision, an `HF_ENDPOINT` / `MODELSCOPE_ENDPOINT` that is not a "
+        "URL, an empty token or a missing or unreadable `--token-file`)",
+    ),
+    ExitCode(3, "not-found", "not found: path, repository, revision, file, or no weight files"),
+    ExitCode(
+        4,
+        "auth",
+        "authentication or authorization: gated or private repository, bad token, unreadable file",
+    ),
+    ExitCode(5, "remote", "network or remote failure after retries"),
+    ExitCode(
+        6,
+        "integrity",
+        "integrity: corrupt header, checksum mismatch, index names missing files, a server or "
+        "file naming an unsafe path (absolute, `..`, backslash, NUL, empty segment)",
+    ),
+    ExitCode(7, "lock-timeout", "waiting for a lock timed out"),
+    ExitCode(
+        8,
+        "resources",
+        "not enough resources: disk space or memory, a disk that fills up mid-download",
+    ),
+    ExitCode(
+        130,
+        "interrupted",
+        "interrupted (Ctrl-C); partial files are kept and resume on the next run",
+    ),
+    ExitCode(
+        143,
+        "terminated",
+        "terminated (SIGTERM); partial files are kept and resume on the next run",
+    ),
+    ExitCode(
+        141,
+        "broken-pipe",
+        "stdout was closed by its reader (`weightlib … | head`), as `cat` reports it",
+    ),
+)
+"""Every exit code of the CLI; `WeightlibError.exit_code` values come from the rows 1-8."""
 
 
 class WeightlibError(Exception):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError
+from .natural_order import natural_sorted
 from .safepath import unsafe_reason
 
 
@@ -23,8 +24,6 @@ class IndexFile:
     @property
     def shards(self) -> list[str]:
         """The distinct shard files the index names, in natural order."""
-        from .shards import natural_sorted
-
         return natural_sorted(set(self.weight_map.values()))
 
     def tensors_by_shard(self) -> dict[str, list[str]]:

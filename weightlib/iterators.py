@@ -9,18 +9,25 @@ terminal, and nothing otherwise.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import mmap
 import os
+import pickle
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .atomic import atomic_writer
 from .errors import IntegrityError, InvalidInputError
+from .fs import get_fs_type, is_network_fs
+from .locks import get_lock, hold_lock
+from .natural_order import natural_sort_key
 from .safetensors_header import read_safetensors_header
-from .shards import natural_sort_key
 from .torch_support import import_optional, import_torch, torch_dtype
 
 if TYPE_CHECKING:
@@ -59,12 +66,10 @@ def _wanted(name: str, local_expert_ids: Collection[int] | None) -> bool:
 @contextlib.contextmanager
 def _progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[], None]]:
     """A step callback drawing a Rich bar on stderr (terminal only); a no-op otherwise."""
-    import sys
-
     if not enabled or not sys.stderr.isatty():
         yield lambda: None
         return
-    from rich.console import Console
+    from rich.console import Console  # start-up: drawn only on a terminal
     from rich.progress import Progress
 
     with Progress(console=Console(file=sys.stderr), transient=True) as progress:
@@ -93,8 +98,6 @@ def _read_tensor(fd: int, info: Any, path: str) -> torch.Tensor:
 
 def _warm_ranges(path: str, ranges: list[tuple[int, int]], stop: threading.Event) -> None:
     """Read `ranges` of `path` once so later reads hit the page cache (errors are ignored)."""
-    import mmap
-
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -130,8 +133,6 @@ def _wanted_ranges(path: str, local_expert_ids: Collection[int] | None) -> list[
 
 def _choose_strategy(files: list[str]) -> str:
     """vLLM's auto choice: prefetch on network filesystems when the set fits in RAM, else lazy."""
-    from .fs import get_fs_type, is_network_fs
-
     if not files or not is_network_fs(get_fs_type(files[0])):
         return "lazy"
     try:
@@ -192,7 +193,7 @@ def safetensors_weights_iterator(
 
 def _lazy_file(path: str, local_expert_ids: Collection[int] | None) -> WeightIterator:
     import_torch("safetensors_weights_iterator")
-    from safetensors import safe_open
+    from safetensors import safe_open  # start-up: the Rust extension loads on first read
 
     with safe_open(path, framework="pt") as handle:
         for name in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
@@ -211,11 +212,9 @@ def _eager_file(path: str, local_expert_ids: Collection[int] | None) -> WeightIt
         os.close(fd)
 
 
-def _torch_load(path: str, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
+def torch_load_weights(path: str, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
     """`torch.load(weights_only=True)`; anything that is not a dict of tensors is refused."""
     torch = import_torch("pt_weights_iterator")
-    import pickle
-
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -250,7 +249,7 @@ def pt_weights_iterator(
     files = _sorted_files(hf_weights_files)
     with _progress(len(files), "Loading pt checkpoint shards", use_tqdm_on_load) as step:
         for path in files:
-            state = _torch_load(path, pt_load_map_location)
+            state = torch_load_weights(path, pt_load_map_location)
             yield from state.items()
             del state
             step()
@@ -288,7 +287,7 @@ def multi_thread_safetensors_weights_iterator(
 ) -> WeightIterator:
     """Yield tensors of safetensors files, each loaded whole by `load_file` in a thread pool."""
     import_torch("multi_thread_safetensors_weights_iterator")
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # imports torch: the torch extra
 
     files = _sorted_files(hf_weights_files)
     with _progress(len(files), "Loading safetensors shards", use_tqdm_on_load) as step:
@@ -307,7 +306,7 @@ def multi_thread_pt_weights_iterator(
     files = _sorted_files(hf_weights_files)
 
     def load(path: str) -> dict[str, Any]:
-        return _torch_load(path, pt_load_map_location)
+        return torch_load_weights(path, pt_load_map_location)
 
     with _progress(len(files), "Loading pt checkpoint shards", use_tqdm_on_load) as step:
         for state in _windowed(files, load, max_workers):
@@ -322,8 +321,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
 def _npy_name(name: str) -> str:
     """A file name for a tensor: the name itself when harmless, else a hash (no path traversal)."""
-    import hashlib
-
     if _SAFE_NAME.fullmatch(name) and name not in ("weight_names.json",):
         return name + ".npy"
     return hashlib.sha256(name.encode()).hexdigest() + ".npy"
@@ -342,10 +339,7 @@ def np_cache_weights_iterator(
     The dump runs under `weightlib.locks.get_lock(model, cache_dir)` so concurrent processes do it
     once; every `.npy` is written atomically and `weight_names.json` (the completion marker) last.
     """
-    import numpy as np
-
-    from .atomic import atomic_writer
-    from .locks import get_lock, hold_lock
+    import numpy as np  # the torch extra: loaded only for this iterator
 
     torch = import_torch("np_cache_weights_iterator")
     files = _sorted_files(hf_weights_files)
@@ -358,7 +352,7 @@ def np_cache_weights_iterator(
             entries = []
             with _progress(len(files), "Dumping pt checkpoint to numpy", use_tqdm_on_load) as step:
                 for path in files:
-                    for name, tensor in _torch_load(path).items():
+                    for name, tensor in torch_load_weights(path).items():
                         array_dtype = str(tensor.dtype).removeprefix("torch.")
                         data = tensor.detach().cpu().contiguous()
                         try:

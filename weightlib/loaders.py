@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import fsync_directory
 from .errors import IntegrityError, InvalidInputError
+from .iterators import torch_load_weights
 from .torch_support import import_torch
 
 if TYPE_CHECKING:
@@ -195,13 +197,10 @@ def convert_bin_to_safetensor_file(
     tensor they shared), and must not be more than 1 % larger than the source.
     """
     torch = import_torch("convert_bin_to_safetensor_file")
-    from safetensors.torch import load_file, save_file
-
-    from .atomic import fsync_directory
-    from .iterators import _torch_load
+    from safetensors.torch import load_file, save_file  # imports torch: the torch extra
 
     source = os.fspath(pt_filename)
-    loaded = _torch_load(source)
+    loaded = torch_load_weights(source)
     state, dropped = _dedupe_shared(loaded)
     target = Path(sf_filename)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import filelock
 
 from .errors import LockTimeoutError
-
-if TYPE_CHECKING:
-    import filelock
 
 
 def lock_file_name(model: str) -> str:
@@ -39,8 +38,6 @@ def get_lock(
     `timeout` is in seconds; None waits forever. Acquiring raises `filelock.Timeout`; use
     `hold_lock` to get weightlib's `LockTimeoutError` (exit 7) instead.
     """
-    import filelock
-
     lock_dir = os.fspath(cache_dir) if cache_dir is not None else tempfile.gettempdir()
     os.makedirs(lock_dir, exist_ok=True)
     return filelock.FileLock(
@@ -53,8 +50,6 @@ def get_lock(
 @contextlib.contextmanager
 def hold_lock(lock: filelock.BaseFileLock, what: str) -> Iterator[None]:
     """Hold `lock` for the block; a wait beyond the lock's timeout raises `LockTimeoutError`."""
-    import filelock
-
     try:
         lock.acquire()
     except filelock.Timeout:
@@ -83,8 +78,6 @@ class PosixLock:
 
     def acquire(self, on_wait: Callable[[], None] | None = None) -> None:
         """Wait for the lock (polling); `on_wait` is called once if it is busy."""
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         with contextlib.suppress(OSError):
@@ -114,8 +107,6 @@ class PosixLock:
     def release(self) -> None:
         """Release the lock (closing the descriptor drops it too)."""
         if self._fd is not None:
-            import fcntl
-
             with contextlib.suppress(OSError):
                 fcntl.lockf(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -1,4 +1,4 @@
-"""Memory a prefetch may fill: MemAvailable, lowered by cgroup v1/v2 limits; SIZE/PCT parsing.
+"""Memory a prefetch may fill: MemAvailable, lowered by cgroup v1/v2 limits; SIZE/PCT in and out.
 
 Page cache is charged to the reading process's memory cgroup, so warming more than the cgroup
 allows only evicts what was just read. Every parser takes text so it can be tested without
@@ -44,6 +44,18 @@ def parse_size(text: str, what: str = "size") -> int:
     if not match or unit not in _UNITS:
         raise InvalidInputError(f"invalid {what} {text!r}; use bytes or a unit like 512M, 8MiB, 2G")
     return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_size(n: int) -> str:
+    """`n` bytes in binary units with one decimal (`86.7 MiB`), the inverse of `parse_size`."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} TiB"
 
 
 def parse_memory_limit(text: str, available: int, what: str = "--max-memory") -> int:
@@ -192,3 +204,12 @@ def available_memory_bytes(root: str | os.PathLike[str] = "/") -> int:
         if headroom is not None:
             available = min(available, headroom)
     return available
+
+
+def memory_limit(text: str, what: str = "--max-memory") -> tuple[int, str]:
+    """The bytes SIZE or PCT (of `available_memory_bytes`) allows, and how messages name it."""
+    available = available_memory_bytes()
+    limit = parse_memory_limit(text, available, what)
+    if text.strip().endswith("%"):
+        return limit, f"{text} of {format_size(available)} available"
+    return limit, text

@@ -9,8 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 from . import linux
 from .errors import (
@@ -27,6 +29,47 @@ Range = tuple[int, int]
 """A byte range as (start, end), end exclusive."""
 
 PAGE_MAP_WIDTH = 64
+MINCORE_WINDOW_PAGES = 16384
+"""Pages per mincore call (64 MiB): the vector stays 16 KiB whatever the file size."""
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file (or input) that could not be processed, the one-line reason and its exit code."""
+
+    path: str
+    message: str
+    exit_code: int
+    exception: WeightlibError | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_error(cls, path: str, exc: WeightlibError) -> FileError:
+        """The record of `exc`, which keeps the exception so a lone failure can be re-raised."""
+        return cls(path, str(exc), exc.exit_code, exc)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry of the `errors` list in every `--json` document that has one."""
+        return {"path": self.path, "message": self.message, "exit_code": self.exit_code}
+
+
+class FailedInputsError(WeightlibError):
+    """Some inputs could not be processed; the exit code is that of the first failure."""
+
+    def __init__(self, errors: Sequence[FileError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        self.exit_code = first.exit_code
+        if len(self.errors) == 1:
+            message = first.message
+        else:
+            message = f"{len(self.errors)} inputs failed: " + "; ".join(
+                e.message for e in self.errors
+            )
+        super().__init__(message)
+
+
+class ResidencyError(FailedInputsError):
+    """`status` or `evict` could not resolve, measure or drop some of its inputs."""
 
 
 @dataclass(frozen=True)
@@ -74,11 +117,9 @@ class FileResidency:
 def without_vector(state: FileResidency, width: int = PAGE_MAP_WIDTH) -> FileResidency:
     """`state` with its page map drawn and the per-page vector dropped (1 byte per 4 KiB page:
     256 MB for 1 TB of weights), so a command over many files holds one vector at a time."""
-    import dataclasses
-
     if state.page_vector is None:
         return state
-    return dataclasses.replace(state, page_vector=None, map_text=state.page_map(width))
+    return replace(state, page_vector=None, map_text=state.page_map(width))
 
 
 def error_for_oserror(path: str, exc: OSError) -> WeightlibError:
@@ -212,10 +253,6 @@ def residency(
         os.close(fd)
 
 
-MINCORE_WINDOW_PAGES = 16384
-"""Pages per mincore call (64 MiB): the vector stays 16 KiB whatever the file size."""
-
-
 def _add_range(out: list[Range], start: int, end: int) -> None:
     if out and out[-1][1] == start:
         out[-1] = (out[-1][0], end)
@@ -300,3 +337,71 @@ def evict(path: str | os.PathLike[str]) -> FileResidency:
     finally:
         os.close(fd)
     return residency(name)
+
+
+@dataclass
+class ResidencyReport:
+    """Residency of several files and the inputs that failed: what `status` and `evict` show."""
+
+    files: list[FileResidency] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+    def to_json(self, page_maps: bool = False) -> dict[str, Any]:
+        """Per-file entries (with page maps when asked), the total, and the failures."""
+        return {
+            "files": [_file_json(r, page_maps) for r in self.files],
+            "total": self._total_json(),
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+    def _total_json(self) -> dict[str, Any]:
+        known = [r for r in self.files if r.known]
+        pages = sum(r.pages for r in known)
+        resident_pages = sum(r.resident_pages for r in known)
+        percent = None
+        if pages or len(known) == len(self.files):  # None: nothing measured, some files hidden
+            percent = round(100.0 if pages == 0 else 100.0 * resident_pages / pages, 2)
+        return {
+            "files": len(self.files),
+            "size": sum(r.size for r in self.files),
+            "pages": pages,
+            "resident_pages": resident_pages,
+            "resident_bytes": sum(r.resident_bytes for r in known),
+            "percent": percent,
+            "unknown_files": len(self.files) - len(known),
+        }
+
+    def raise_for_errors(self) -> None:
+        """Raise `ResidencyError` naming the inputs that failed, if any did."""
+        if self.errors:
+            raise ResidencyError(self.errors)
+
+
+def _file_json(state: FileResidency, page_map: bool) -> dict[str, Any]:
+    """One file's entry; the residency fields are null when the kernel hides them."""
+    entry: dict[str, Any] = {
+        "path": state.path,
+        "size": state.size,
+        "pages": state.pages,
+        "resident_pages": state.resident_pages if state.known else None,
+        "resident_bytes": state.resident_bytes if state.known else None,
+        "percent": round(state.percent, 2) if state.known else None,
+    }
+    if page_map and state.known:
+        entry["page_map"] = state.page_map()
+    return entry
+
+
+def measure_files(
+    paths: Iterable[Path],
+    action: Callable[[Path], FileResidency],
+    errors: Iterable[FileError] = (),
+) -> ResidencyReport:
+    """Apply `action` (`residency`, `evict`) to every file; failures join `errors`, in order."""
+    report = ResidencyReport(errors=list(errors))
+    for path in paths:
+        try:
+            report.files.append(action(path))
+        except WeightlibError as exc:
+            report.errors.append(FileError.from_error(str(path), exc))
+    return report

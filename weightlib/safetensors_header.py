@@ -46,10 +46,6 @@ DTYPE_BITS: dict[str, int] = {
 }
 """Bits per element of every dtype the safetensors format defines."""
 
-FLOAT_DTYPES = frozenset(
-    {"F4", "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F16", "BF16", "F32", "F64"}
-)
-
 
 @dataclass(frozen=True)
 class TensorInfo:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInputError, MissingShardsError, NotFoundError, NoWeightFilesError
+from .index import read_index_file
+from .natural_order import natural_sort_key, natural_sorted
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
@@ -44,25 +45,6 @@ SERVING_SUPPORT_SUFFIXES = (".json", ".txt", ".model", ".py", ".jinja", ".tiktok
 """Root files with these suffixes are the small files a server reads besides weights:
 config, generation config, tokenizer files, chat templates, custom model code."""
 
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_sort_key(path: str | os.PathLike[str]) -> tuple[object, ...]:
-    """Sort key on the base name where digit runs compare as integers.
-
-    `model-2-of-12` sorts before `model-10-of-12`. Text and digit runs alternate at fixed
-    positions, so keys always compare; the full path breaks ties (`01` vs `1`).
-    """
-    text = os.fspath(path)
-    parts = _DIGITS.split(os.path.basename(text))
-    key = tuple(int(p) if i % 2 and p.isdecimal() else p for i, p in enumerate(parts))
-    return (key, text)
-
-
-def natural_sorted(paths: Iterable[str]) -> list[str]:
-    """`paths` sorted by `natural_sort_key`."""
-    return sorted(paths, key=natural_sort_key)
-
 
 def filter_files_not_needed_for_inference(hf_weights_files: list[str]) -> list[str]:
     """Drop files that only training needs (vLLM's rule: by name suffix)."""
@@ -71,8 +53,6 @@ def filter_files_not_needed_for_inference(hf_weights_files: list[str]) -> list[s
 
 def read_weight_map(index_path: str | os.PathLike[str]) -> dict[str, str]:
     """The `weight_map` (tensor name → shard file) of a local index file."""
-    from .index import read_index_file
-
     return read_index_file(index_path).weight_map
 
 
@@ -114,13 +94,6 @@ class WeightSelection:
 
 def _is_weight_name(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in FORMAT_PATTERNS.values())
-
-
-def _format_of(name: str) -> str | None:
-    for fmt, pattern in FORMAT_PATTERNS.items():
-        if fnmatch.fnmatchcase(name, pattern):
-            return fmt
-    return None
 
 
 def check_format(fmt: str) -> str:
@@ -259,3 +232,32 @@ def local_serving_files(
 def checkpoint_size_bytes(files: Iterable[str | os.PathLike[str]]) -> int:
     """Total size of `files` from `stat` alone (symlinks followed, nothing read)."""
     return sum(os.stat(f).st_size for f in files)
+
+
+__all__ = [
+    "AUTO_FORMATS",
+    "BIN_INDEX",
+    "FORMAT_INDEXES",
+    "FORMAT_PATTERNS",
+    "SAFETENSORS_INDEX",
+    "SERVING_SUPPORT_SUFFIXES",
+    "TRAINING_ARTIFACT_SUFFIXES",
+    "WEIGHT_FORMATS",
+    "Exclusion",
+    "WeightSelection",
+    "check_format",
+    "check_model_folder",
+    "checkpoint_size_bytes",
+    "discover_weight_files",
+    "filter_duplicate_safetensors_files",
+    "filter_files_not_needed_for_inference",
+    "is_serving_support_file",
+    "list_local_files",
+    "local_serving_files",
+    "natural_sort_key",
+    "natural_sorted",
+    "read_weight_map",
+    "require_weights",
+    "select_local_weight_files",
+    "select_weight_files",
+]

@@ -6,66 +6,32 @@ Use from a test module with `pytest_plugins = ["tests.hubs.hf_plugin"]` (fixture
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import RequestLog, hermetic_env, stop_process, write_file
+from tests.helpers import write_file
+from tests.hubs.process import HubProcess
+from tests.layouts import support_files, write_checkpoint, write_shard
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VALID_TOKEN = "hf_TESTtoken_0123456789secret"
 
 
-class HubServer(RequestLog):
-    """One test hub process: its config (rewritten atomically, re-read by the server), its log."""
+class HubServer(HubProcess):
+    """One test hub process (tests/hubs/hf_server.py); repos and faults live in its config."""
+
+    module = "tests.hubs.hf_server"
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = workdir / "hub-config.json"
-        self.log_path = workdir / "requests.jsonl"
-        self.config: dict[str, Any] = {"tokens": [VALID_TOKEN], "repos": {}, "faults": {}}
-        self._write()
-        self.log_path.touch()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.hubs.hf_server",
-                "--config",
-                str(self.config_path),
-                "--log",
-                str(self.log_path),
-                "--port",
-                "0",
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("PORT "):
-            self.process.kill()
-            raise RuntimeError(f"test hub did not start: {line!r}")
-        self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, {"tokens": [VALID_TOKEN], "repos": {}, "faults": {}})
+
+    def client_env(self) -> dict[str, str]:
+        return {"HF_ENDPOINT": self.url}
 
     # -- configuration ------------------------------------------------------------------------
-    def _write(self) -> None:
-        temp = self.config_path.with_suffix(".tmp")
-        temp.write_text(json.dumps(self.config))
-        os.replace(temp, self.config_path)
-        time.sleep(0.002)  # distinct mtime_ns even on coarse clocks
-
     def add_repo(
         self,
         repo: str,
@@ -86,12 +52,12 @@ class HubServer(RequestLog):
             "gated": gated,
             "private": private,
         }
-        self._write()
+        self.write_config()
 
     def set_faults(self, **faults: Any) -> None:
         """Replace the fault settings (see tests/hubs/hf_server.py); no arguments clears them."""
         self.config["faults"] = faults
-        self._write()
+        self.write_config()
 
     def redirect_to(
         self, other: HubServer, *, paths: list[str] | None = None, status: int = 302
@@ -109,60 +75,12 @@ class HubServer(RequestLog):
             }
         )
         other.config["faults"] = {}
-        other._write()
+        other.write_config()
         redirect: dict[str, Any] = {"to": other.url, "status": status}
         if paths is not None:
             redirect["paths"] = list(paths)
         self.config["faults"] = {**self.config["faults"], "redirect": redirect}
-        self._write()
-
-    # -- request log (mark, requests: RequestLog) ----------------------------------------------
-
-    def file_gets(self, since: int = 0, repo: str | None = None) -> list[dict[str, Any]]:
-        """Logged GETs of file bodies (`/resolve/`), optionally for one repo."""
-        return [
-            r
-            for r in self.requests(since)
-            if r["method"] == "GET"
-            and r.get("file") is not None
-            and (repo is None or r.get("repo") == repo)
-        ]
-
-    def env(self, home: Path, **overrides: str) -> dict[str, str]:
-        """A hermetic environment pointing the clients at this hub, with fast retries."""
-        settings = {
-            "HF_ENDPOINT": self.url,
-            "WEIGHTLIB_RETRY_BASE_DELAY": "0.05",
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
-        settings.update(overrides)
-        return hermetic_env(home, **settings)
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
-def support_files(folder: Path) -> None:
-    """The small root files a server reads: config, tokenizer, generation config, template, code."""
-    write_file(folder / "config.json", json.dumps({"model_type": "tiny", "hidden_size": 8}))
-    write_file(folder / "tokenizer.json", json.dumps({"version": "1.0", "model": {"vocab": {}}}))
-    write_file(folder / "tokenizer_config.json", json.dumps({"model_max_length": 32}))
-    write_file(folder / "generation_config.json", json.dumps({"do_sample": False}))
-    write_file(folder / "chat_template.jinja", "{{ messages }}")
-    write_file(folder / "modeling_tiny.py", "# custom model code\n")
-    write_file(folder / "README.md", "# tiny\n")
-
-
-def make_safetensors(path: Path, tensors: dict[str, tuple[int, ...]], seed: int = 0) -> Path:
-    """A real safetensors file of F32 tensors with deterministic content (no torch needed)."""
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    rng = np.random.default_rng(seed)
-    arrays = {k: rng.standard_normal(shape).astype("float32") for k, shape in tensors.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(arrays, str(path))
-    return path
+        self.write_config()
 
 
 def make_sharded_repo(
@@ -175,40 +93,26 @@ def make_sharded_repo(
 ) -> Path:
     """A sharded safetensors checkpoint with an index, support files and decoys.
 
+    Shard i holds `layers.{i}.weight` (`shard_floats` F32) and `layers.{i}.bias` (16 F32).
     Decoys (never in the inference set): `pytorch_model.bin` (other format),
     `consolidated.safetensors` (not in the index), `original/model.safetensors` (subfolder),
     `training_args.bin` (training artifact).
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    weight_map: dict[str, str] = {}
-    total = 0
-    for i in range(1, shards + 1):
-        name = f"model-{i:05d}-of-{shards:05d}.safetensors"
-        tensors = {f"layers.{i}.weight": (shard_floats,), f"layers.{i}.bias": (16,)}
-        make_safetensors(folder / name, tensors, seed=seed + i)
-        weight_map.update({t: name for t in tensors})
-        total += (shard_floats + 16) * 4
-    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    write_file(folder / "model.safetensors.index.json", json.dumps(index, indent=2))
+    layers = range(1, shards + 1)
+    tensors = [{f"layers.{i}.weight": (shard_floats,), f"layers.{i}.bias": (16,)} for i in layers]
+    write_checkpoint(folder, tensors, seed=seed)
     support_files(folder)
     if extras:
         write_file(folder / "pytorch_model.bin", os.urandom(2048))
         write_file(folder / "training_args.bin", os.urandom(512))
-        make_safetensors(folder / "consolidated.safetensors", {"all": (256,)}, seed=seed + 99)
-        make_safetensors(
-            folder / "original" / "model.safetensors", {"orig": (128,)}, seed=seed + 98
-        )
+        write_shard(folder / "consolidated.safetensors", {"all": (256,)}, seed=seed + 99)
+        write_shard(folder / "original" / "model.safetensors", {"orig": (128,)}, seed=seed + 98)
     return folder
 
 
-@contextlib.contextmanager
-def running_hub(workdir: Path) -> Iterator[HubServer]:
-    """A test hub process in `workdir`, stopped when the block ends."""
-    server = HubServer(workdir)
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_hub(workdir: Path) -> HubServer:
+    """A test hub process in `workdir`; `with running_hub(path) as hub:` stops it at the end."""
+    return HubServer(workdir)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,11 @@ Run in its own process (hf_transfer holds the GIL, so an in-process server threa
     python -m tests.hubs.hf_server --config CONFIG.json --log REQUESTS.jsonl --port 0
     python -m tests.hubs.hf_server --repo org/name=/path/to/folder --port 8765   # quick demo
 
-It prints `PORT <n>` on stdout once listening. Only the standard library is used.
+It prints `PORT <n>` on stdout once listening. Only the standard library is used; the plumbing
+shared with the ModelScope test hub (config re-reading, Range, request log) is tests/hubs/http.py.
 
-The config file is re-read whenever it changes (tests switch faults between runs):
+The config file is re-read whenever it changes (tests switch faults between runs; the fault
+counters and the seeded random faults restart with every change):
 
     {
       "tokens": ["hf_valid"],                       # accepted `Authorization: Bearer` tokens
@@ -65,27 +67,24 @@ repo, file, fault.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fnmatch
 import hashlib
 import io
 import json
 import os
-import random
-import socket
-import struct
-import sys
-import threading
+import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.hubs.http import ConfigFile, HubHandler, Unsatisfiable, arguments, parse_range, serve
+
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".onnx", ".msgpack", ".ckpt", ".gguf")
 LFS_MIN_SIZE = 10 * 1024 * 1024
-CHUNK = 256 * 1024
+Answer = tuple[int, int, dict[str, Any]]
+"""(status, body bytes sent, extra fields for the request log)"""
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -183,34 +182,22 @@ class Snapshot:
         self.commit = digest.hexdigest()
 
 
-class HubState:
-    """The config (re-read on change), hashed snapshots and fault counters."""
+class HubState(ConfigFile):
+    """The config (re-read on change), hashed snapshots and the `extra_files` entries."""
 
     def __init__(self, config_path: Path) -> None:
-        self.config_path = config_path
-        self.lock = threading.Lock()
-        self.stamp: tuple[int, int, int] | None = None
-        self.config: dict[str, Any] = {}
+        super().__init__(config_path)
         self.snapshots: dict[tuple[str, str, str], Snapshot] = {}
-        self.wrong_served: dict[str, int] = {}
-        self.rng = random.Random(0)
         self.extra: dict[str, FileEntry] = {}
 
-    def current(self) -> dict[str, Any]:
-        st = self.config_path.stat()
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        with self.lock:
-            if stamp != self.stamp:
-                self.config = json.loads(self.config_path.read_text())
-                self.stamp = stamp
-                self.wrong_served = {}
-                faults = self.config.get("faults", {})
-                self.rng = random.Random(faults.get("seed", 0))
-                self.extra = {
-                    name: FileEntry(name, data=text.encode())
-                    for name, text in faults.get("extra_files", {}).items()
-                }
-            return self.config
+    def seed(self, config: dict[str, Any]) -> int:
+        return int(config.get("faults", {}).get("seed", 0))
+
+    def changed(self, config: dict[str, Any]) -> None:
+        self.extra = {
+            name: FileEntry(name, data=text.encode())
+            for name, text in config.get("faults", {}).get("extra_files", {}).items()
+        }
 
     def extra_files(self) -> dict[str, FileEntry]:
         """The `extra_files` fault's entries for the current config (name → entry)."""
@@ -236,72 +223,45 @@ class HubState:
                 self.snapshots[key] = snap
         return snap
 
-    def chance(self, rate: float) -> bool:
-        if rate <= 0:
-            return False
-        with self.lock:
-            return self.rng.random() < rate
-
-    def take_wrong(self, rel: str) -> bool:
-        faults = self.current().get("faults", {})
+    def take_wrong(self, rel: str, faults: dict[str, Any]) -> bool:
+        """Whether this GET of `rel` gets bad bytes (the `wrong_content` fault)."""
         for pattern, count in faults.get("wrong_content", {}).items():
-            if fnmatch.fnmatchcase(rel, pattern):
-                with self.lock:
-                    served = self.wrong_served.get(pattern, 0)
-                    if count < 0 or served < count:
-                        self.wrong_served[pattern] = served + 1
-                        return True
+            if fnmatch.fnmatchcase(rel, pattern) and self.faults.take(("wrong", pattern), count):
+                return True
         return False
 
 
 class HubError(Exception):
-    def __init__(self, status: int, code: str | None, message: str, commit: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        commit: str | None = None,
+        fault: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.commit = commit
+        self.fault = fault
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def _matches(rel: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
+
+
+class Handler(HubHandler):
     server_version = "TestHub/1.0"
     state: HubState
-    log_path: Path
-    log_lock = threading.Lock()
 
     # ---- plumbing -------------------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:  # silence stderr access log
-        pass
-
-    def _record(self, status: int, sent: int, **extra: Any) -> None:
-        url = urlsplit(self.path)
-        entry = {
-            "time": time.time(),
-            "method": self.command,
-            "path": unquote(url.path),
-            "query": url.query,
-            "range": self.headers.get("Range"),
-            "status": status,
-            "bytes": sent,
-            "auth": self.headers.get("Authorization") is not None,
-            **extra,
-        }
-        line = json.dumps(entry) + "\n"
-        with self.log_lock, self.log_path.open("a") as handle:
-            handle.write(line)
-
-    def _send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> int:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        return len(body)
+    @property
+    def faults_config(self) -> dict[str, Any]:
+        """The config's `faults` (empty: none)."""
+        faults: dict[str, Any] = self.config.get("faults", {})
+        return faults
 
     def _send_error(self, err: HubError) -> int:
         headers = {"X-Error-Message": _header_safe(err.message)}
@@ -309,22 +269,22 @@ class Handler(BaseHTTPRequestHandler):
             headers["X-Error-Code"] = err.code
         if err.commit:
             headers["X-Repo-Commit"] = err.commit
-        return self._send_json(err.status, {"error": err.message}, headers)
+        return self.send_json(err.status, {"error": err.message}, headers)
 
     # ---- model ------------------------------------------------------------------------------
-    def _token_ok(self, config: dict[str, Any]) -> bool | None:
+    def _token_ok(self) -> bool | None:
         """True valid token, False invalid token, None no token."""
         auth = self.headers.get("Authorization")
         if not auth:
             return None
         token = auth.removeprefix("Bearer ").strip()
-        return token in config.get("tokens", [])
+        return token in self.config.get("tokens", [])
 
-    def _repo(self, config: dict[str, Any], repo_type: str, repo: str) -> dict[str, Any]:
-        token = self._token_ok(config)
+    def _repo(self, repo_type: str, repo: str) -> dict[str, Any]:
+        token = self._token_ok()
         if token is False:
             raise HubError(401, None, "Invalid credentials in Authorization header")
-        spec = config.get("repos", {}).get(repo)
+        spec: dict[str, Any] | None = self.config.get("repos", {}).get(repo)
         if spec is None or spec.get("type", "model") != repo_type:
             raise HubError(404, "RepoNotFound", f"Repository {repo} not found")
         if spec.get("private") and token is not True:
@@ -336,11 +296,11 @@ class Handler(BaseHTTPRequestHandler):
         return spec
 
     def _resolve(
-        self, config: dict[str, Any], repo: str, spec: dict[str, Any], revision: str | None
+        self, repo: str, spec: dict[str, Any], revision: str | None
     ) -> tuple[str, Snapshot]:
         revisions: dict[str, str] = spec["revisions"]
         revision = revision or "main"
-        if revision == config.get("faults", {}).get("commit"):
+        if revision == self.faults_config.get("commit"):
             revision = "main" if "main" in revisions else next(iter(revisions))
         branch = spec.get("tags", {}).get(revision, revision)
         if branch in revisions:
@@ -351,19 +311,15 @@ class Handler(BaseHTTPRequestHandler):
                 return name, snap
         raise HubError(404, "RevisionNotFound", f"Invalid rev id: {revision}")
 
-    @staticmethod
-    def _commit(config: dict[str, Any], snap: Snapshot) -> str:
+    def _commit(self, snap: Snapshot) -> str:
         """The commit reported for `snap`: its own, or the `commit` fault's string."""
-        override = config.get("faults", {}).get("commit")
+        override = self.faults_config.get("commit")
         return str(override) if override is not None else snap.commit
 
-    @staticmethod
-    def _split_revision(
-        config: dict[str, Any], segments: list[str]
-    ) -> tuple[str | None, list[str]]:
+    def _split_revision(self, segments: list[str]) -> tuple[str | None, list[str]]:
         """(revision, remaining segments): one segment, or the `commit` fault's string when the
         segments start with it (its "/" came raw)."""
-        override = config.get("faults", {}).get("commit")
+        override = self.faults_config.get("commit")
         if override:
             pieces = str(override).split("/")
             if len(pieces) > 1 and segments[: len(pieces)] == pieces:
@@ -373,248 +329,236 @@ class Handler(BaseHTTPRequestHandler):
         return segments[0], segments[1:]
 
     # ---- routes -----------------------------------------------------------------------------
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self._body = self.rfile.read(length) if length else b""
-        self._dispatch()
+        self.do_GET()
 
-    def _dispatch(self) -> None:
+    def answer(self) -> None:
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.split("/")[1:]]
-        query = parse_qs(url.query)
-        status, sent, extra = 500, 0, {}
+        status, sent = 500, 0
+        extra: dict[str, Any] = {}
         try:
-            config = self.state.current()
             if parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):
-                faults = config.get("faults", {})
-                if self.state.chance(faults.get("api_error_rate", 0)):
-                    extra["fault"] = "api-500"
-                    raise HubError(500, None, "injected server error")
-                status, sent, extra = self._api(config, parts, query)
+                if self.state.faults.chance(self.faults_config.get("api_error_rate", 0)):
+                    raise HubError(500, None, "injected server error", fault="api-500")
+                status, sent, extra = self._api(parts, parse_qs(url.query))
             elif "resolve" in parts:
-                status, sent, extra = self._resolve_file(config, parts)
+                status, sent, extra = self._resolve_file(parts)
             else:
                 raise HubError(404, None, "not found")
         except HubError as err:
             status = err.status
             with contextlib.suppress(OSError):
                 sent = self._send_error(err)
-            extra = {**extra, "error": err.code}
+            extra = {"error": err.code, **({"fault": err.fault} if err.fault else {})}
         except (ConnectionError, BrokenPipeError):
             self.close_connection = True
             extra = {"fault": extra.get("fault", "client-gone")}
-        self._record(status, sent, **extra)
+        self.record(status, bytes=sent, **extra)
 
-    def _api(
-        self, config: dict[str, Any], parts: list[str], query: dict[str, list[str]]
-    ) -> tuple[int, int, dict[str, Any]]:
+    # ---- /api ---------------------------------------------------------------------------------
+    def _api(self, parts: list[str], query: dict[str, list[str]]) -> Answer:
         repo_type = "model" if parts[1] == "models" else "dataset"
         repo = f"{parts[2]}/{parts[3]}"
         rest = parts[4:]
-        spec = self._repo(config, repo_type, repo)
-        extra = {"repo": repo}
+        spec = self._repo(repo_type, repo)
         if not rest or rest[0] == "revision":
             revision = "/".join(rest[1:]) if rest else None
-            _, snap = self._resolve(config, repo, spec, revision)
-            blobs = query.get("blobs", ["false"])[0] == "true"
-            blob_ids = config.get("faults", {}).get("blob_ids", {})
-            doc = {
-                "_id": hashlib.md5(repo.encode()).hexdigest()[:24],
-                "id": repo,
-                "modelId": repo,
-                "sha": self._commit(config, snap),
-                "private": bool(spec.get("private")),
-                "gated": "manual" if spec.get("gated") else False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": [],
-                "siblings": [
-                    _with_blob_id(f.sibling(blobs), rel, blob_ids)
-                    for rel, f in self.state.files(snap).items()
-                ],
-            }
-            return 200, self._send_json(200, doc), extra
-        if rest[0] == "tree":
-            revision, tail = self._split_revision(config, rest[1:])
-            prefix = "/".join(tail).strip("/")
-            _, snap = self._resolve(config, repo, spec, revision or "main")
-            recursive = query.get("recursive", ["false"])[0].lower() == "true"
-            files = self.state.files(snap)
-            entries = _tree(files, self.state.extra_files(), prefix, recursive)
-            if prefix and not entries and prefix not in files:
-                raise HubError(404, "EntryNotFound", f"{prefix} does not exist")
-            blob_ids = config.get("faults", {}).get("blob_ids", {})
-            entries = [_with_blob_id(e, e["path"], blob_ids) for e in entries]
-            return 200, self._send_json(200, entries), extra
-        if rest[0] == "refs":
-            branches = []
-            for name, folder in spec["revisions"].items():
-                snap = self.state.snapshot(repo, name, folder)
-                commit = self._commit(config, snap)
-                branches.append({"name": name, "ref": f"refs/heads/{name}", "targetCommit": commit})
-            tags = []
-            for tag, branch in spec.get("tags", {}).items():
-                snap = self.state.snapshot(repo, branch, spec["revisions"][branch])
-                commit = self._commit(config, snap)
-                tags.append({"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": commit})
-            doc = {"branches": branches, "tags": tags, "converts": []}
-            return 200, self._send_json(200, doc), extra
-        if rest[0] == "paths-info":
-            revision, _ = self._split_revision(config, rest[1:])
-            _, snap = self._resolve(config, repo, spec, revision)
-            form = parse_qs(getattr(self, "_body", b"").decode())
-            paths = form.get("paths", [])
-            files = self.state.files(snap)
-            blob_ids = config.get("faults", {}).get("blob_ids", {})
-            entries = [
-                _with_blob_id(files[p].tree_entry(), p, blob_ids) for p in paths if p in files
-            ]
-            return 200, self._send_json(200, entries), extra
-        raise HubError(404, None, "unknown api route")
+            document: Any = self._info(repo, spec, revision, query)
+        elif rest[0] == "tree":
+            document = self._tree(repo, spec, rest[1:], query)
+        elif rest[0] == "refs":
+            document = self._refs(repo, spec)
+        elif rest[0] == "paths-info":
+            document = self._paths_info(repo, spec, rest[1:])
+        else:
+            raise HubError(404, None, "unknown api route")
+        return 200, self.send_json(200, document), {"repo": repo}
 
-    def _resolve_file(
-        self, config: dict[str, Any], parts: list[str]
-    ) -> tuple[int, int, dict[str, Any]]:
+    def _info(
+        self,
+        repo: str,
+        spec: dict[str, Any],
+        revision: str | None,
+        query: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        _, snap = self._resolve(repo, spec, revision)
+        blobs = query.get("blobs", ["false"])[0] == "true"
+        blob_ids = self.faults_config.get("blob_ids", {})
+        return {
+            "_id": hashlib.md5(repo.encode()).hexdigest()[:24],
+            "id": repo,
+            "modelId": repo,
+            "sha": self._commit(snap),
+            "private": bool(spec.get("private")),
+            "gated": "manual" if spec.get("gated") else False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "siblings": [
+                _with_blob_id(f.sibling(blobs), rel, blob_ids)
+                for rel, f in self.state.files(snap).items()
+            ],
+        }
+
+    def _tree(
+        self,
+        repo: str,
+        spec: dict[str, Any],
+        segments: list[str],
+        query: dict[str, list[str]],
+    ) -> list[dict[str, Any]]:
+        revision, tail = self._split_revision(segments)
+        prefix = "/".join(tail).strip("/")
+        _, snap = self._resolve(repo, spec, revision or "main")
+        recursive = query.get("recursive", ["false"])[0].lower() == "true"
+        files = self.state.files(snap)
+        entries = _tree(files, self.state.extra_files(), prefix, recursive)
+        if prefix and not entries and prefix not in files:
+            raise HubError(404, "EntryNotFound", f"{prefix} does not exist")
+        blob_ids = self.faults_config.get("blob_ids", {})
+        return [_with_blob_id(e, e["path"], blob_ids) for e in entries]
+
+    def _refs(self, repo: str, spec: dict[str, Any]) -> dict[str, Any]:
+        def ref(kind: str, name: str, branch: str) -> dict[str, str]:
+            snap = self.state.snapshot(repo, branch, spec["revisions"][branch])
+            commit = self._commit(snap)
+            return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": commit}
+
+        return {
+            "branches": [ref("heads", name, name) for name in spec["revisions"]],
+            "tags": [ref("tags", tag, branch) for tag, branch in spec.get("tags", {}).items()],
+            "converts": [],
+        }
+
+    def _paths_info(
+        self, repo: str, spec: dict[str, Any], segments: list[str]
+    ) -> list[dict[str, Any]]:
+        revision, _ = self._split_revision(segments)
+        _, snap = self._resolve(repo, spec, revision)
+        form = parse_qs(getattr(self, "_body", b"").decode())
+        files = self.state.files(snap)
+        blob_ids = self.faults_config.get("blob_ids", {})
+        return [
+            _with_blob_id(files[p].tree_entry(), p, blob_ids)
+            for p in form.get("paths", [])
+            if p in files
+        ]
+
+    # ---- /resolve -----------------------------------------------------------------------------
+    def _resolve_file(self, parts: list[str]) -> Answer:
+        repo, rel, snap = self._locate(parts)
+        commit = self._commit(snap)
+        entry = self.state.files(snap).get(rel)
+        if entry is None:
+            raise HubError(404, "EntryNotFound", f"{rel} does not exist", commit=commit)
+        extra: dict[str, Any] = {"repo": repo, "file": rel}
+        faults = self.faults_config
+        etag = _blob_id_for(rel, faults.get("blob_ids", {}))
+        headers = {"ETag": f'"{etag or entry.etag}"', "X-Repo-Commit": commit}
+        linked = {"X-Linked-Size": str(entry.size), "X-Linked-Etag": f'"{etag or entry.sha256}"'}
+        redirect = faults.get("redirect")
+        if redirect and _matches(rel, redirect.get("paths", ["*"])):
+            extra["fault"] = "redirect"
+            return self._redirect(redirect, {**headers, **linked}), 0, extra
+        filename = quote(rel.split("/")[-1])
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+        if entry.lfs:
+            headers.update(linked)
+        return self._send_entry(entry, headers, extra)
+
+    def _locate(self, parts: list[str]) -> tuple[str, str, Snapshot]:
+        """(repo, file path, snapshot) of a `…/resolve/{revision}/{path}` URL, access checked."""
         at = parts.index("resolve")
         head = parts[:at]
         repo_type = "model"
         if head[:1] == ["datasets"]:
             repo_type, head = "dataset", head[1:]
-        revision, tail = self._split_revision(config, parts[at + 1 :])
+        revision, tail = self._split_revision(parts[at + 1 :])
         if len(head) != 2 or revision is None or not tail:
             raise HubError(404, None, "bad resolve url")
         repo = "/".join(head)
-        rel = "/".join(tail)
-        extra: dict[str, Any] = {"repo": repo, "file": rel}
-        spec = self._repo(config, repo_type, repo)
-        _, snap = self._resolve(config, repo, spec, revision)
-        commit = self._commit(config, snap)
-        entry = self.state.files(snap).get(rel)
-        if entry is None:
-            raise HubError(404, "EntryNotFound", f"{rel} does not exist", commit=commit)
-        faults = config.get("faults", {})
-        etag = _blob_id_for(rel, faults.get("blob_ids", {}))
-        file_etag = etag or entry.etag
-        linked_etag = etag or entry.sha256
-        size = entry.size
-        redirect = faults.get("redirect")
-        if redirect and any(fnmatch.fnmatchcase(rel, p) for p in redirect.get("paths", ["*"])):
-            status = int(redirect.get("status", 302))
-            url = urlsplit(self.path)
-            location = str(redirect["to"]).rstrip("/") + url.path
-            if url.query:
-                location += "?" + url.query
-            self.send_response(status)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.send_header("ETag", f'"{file_etag}"')
-            self.send_header("X-Repo-Commit", commit)
-            self.send_header("X-Linked-Size", str(size))
-            self.send_header("X-Linked-Etag", f'"{linked_etag}"')
-            self.end_headers()
-            extra["fault"] = "redirect"
-            return status, 0, extra
-        in_scope = any(fnmatch.fnmatchcase(rel, p) for p in faults.get("paths", ["*"]))
+        spec = self._repo(repo_type, repo)
+        _, snap = self._resolve(repo, spec, revision)
+        return repo, "/".join(tail), snap
+
+    def _redirect(self, redirect: dict[str, Any], headers: dict[str, str]) -> int:
+        """The `redirect` fault: `status` to the same URL path and query on the other origin."""
+        status = int(redirect.get("status", 302))
+        url = urlsplit(self.path)
+        location = str(redirect["to"]).rstrip("/") + url.path
+        if url.query:
+            location += "?" + url.query
+        return self.send_empty(status, {"Location": location, **headers})
+
+    def _send_entry(
+        self, entry: FileEntry, headers: dict[str, str], extra: dict[str, Any]
+    ) -> Answer:
+        """The body of `entry` (or the part `Range` asks for), with the body faults; those of
+        `ignore_range`, `no_content_length`, `first_byte_delay` and the rates apply to the
+        `paths` files only."""
+        faults = self.faults_config
+        in_scope = _matches(entry.rel, faults.get("paths", ["*"]))
         ignore_range = in_scope and bool(faults.get("ignore_range"))
         no_length = in_scope and bool(faults.get("no_content_length"))
-        start, end = 0, size - 1
-        status = 200
-        range_header = None if ignore_range else self.headers.get("Range")
-        if range_header:
-            parsed = _parse_range(range_header, size)
-            if parsed is None:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.send_header("X-Repo-Commit", commit)
-                self.end_headers()
-                return 416, 0, extra
-            start, end = parsed
-            status = 206
-        length = end - start + 1 if size else 0
+        try:
+            span = None if ignore_range else parse_range(self.headers.get("Range"), entry.size)
+        except Unsatisfiable:
+            self.send_unsatisfiable(entry.size, {"X-Repo-Commit": headers["X-Repo-Commit"]})
+            return 416, 0, extra
         is_get = self.command == "GET"
-        if is_get and in_scope and faults.get("first_byte_delay"):
-            time.sleep(float(faults["first_byte_delay"]))
-        if is_get and in_scope and self.state.chance(faults.get("error_rate", 0)):
-            extra["fault"] = "500"
-            raise HubError(500, None, "injected server error", commit=commit)
-        self.send_response(status)
-        if no_length:
-            self.send_header("Connection", "close")  # also sets self.close_connection
-            extra["fault"] = "no-content-length"
-        else:
-            self.send_header("Content-Length", str(length))
-        self.send_header("Content-Type", "application/octet-stream")
-        if ignore_range:
-            extra["fault"] = "ignore-range"
-        else:
-            self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", f'"{file_etag}"')
-        self.send_header("X-Repo-Commit", commit)
-        filename = quote(rel.split("/")[-1])
-        self.send_header("Content-Disposition", f'inline; filename="{filename}"')
-        if entry.lfs:
-            self.send_header("X-Linked-Size", str(size))
-            self.send_header("X-Linked-Etag", f'"{linked_etag}"')
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.end_headers()
-        if not is_get or length == 0:
+        if is_get and in_scope:
+            self._before_body(headers["X-Repo-Commit"])
+        if no_length or ignore_range:
+            extra["fault"] = "ignore-range" if ignore_range else "no-content-length"
+        status = self.send_body_headers(
+            span, entry.size, headers, ranges=not ignore_range, length=not no_length
+        )
+        start, stop = span or (0, entry.size)
+        if not is_get or stop == start:
             return status, 0, extra
-        cut = None
-        if in_scope and length > 1:
-            if self.state.chance(faults.get("reset_rate", 0)):
-                extra["fault"], cut = "reset", length // 2
-            elif self.state.chance(faults.get("truncate_rate", 0)):
-                extra["fault"], cut = "truncate", length // 2
-        wrong = self.state.take_wrong(rel)
-        if wrong:
-            extra["fault"] = "wrong-content"
-        sent = self._stream(entry, start, length if cut is None else cut, wrong, faults)
-        if cut is not None:
-            self.wfile.flush()
-            if extra["fault"] == "reset":
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
-            else:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-        elif no_length:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_WR)  # the FIN ends the body
-            self.close_connection = True
+        cut = self._pick_cut(stop - start, in_scope, extra)
+        sent = self._send_body(
+            entry, start, stop - start if cut is None else (stop - start) // 2, extra
+        )
+        if cut or no_length:
+            self.cut(cut or "fin")  # without Content-Length, the FIN ends the body
         return status, sent, extra
 
-    def _stream(
-        self, entry: FileEntry, start: int, length: int, wrong: bool, faults: dict[str, Any]
-    ) -> int:
-        bandwidth = float(faults.get("bandwidth") or 0)
-        chunk = CHUNK if not bandwidth else max(16 * 1024, min(CHUNK, int(bandwidth / 20)))
-        sent = 0
-        began = time.monotonic()
-        with entry.open() as handle:
-            handle.seek(start)
-            while sent < length:
-                block = handle.read(min(chunk, length - sent))
-                if not block:
-                    break
-                if wrong and sent == 0:
-                    block = bytes([block[0] ^ 0xFF]) + block[1:]
-                self.wfile.write(block)
-                sent += len(block)
-                if bandwidth:
-                    ahead = sent / bandwidth - (time.monotonic() - began)
-                    if ahead > 0:
-                        time.sleep(ahead)
-        return sent
+    def _before_body(self, commit: str) -> None:
+        """The `first_byte_delay` and `error_rate` faults of a GET."""
+        faults = self.faults_config
+        if faults.get("first_byte_delay"):
+            time.sleep(float(faults["first_byte_delay"]))
+        if self.state.faults.chance(faults.get("error_rate", 0)):
+            raise HubError(500, None, "injected server error", commit=commit, fault="500")
+
+    def _pick_cut(self, length: int, in_scope: bool, extra: dict[str, Any]) -> str | None:
+        """How `reset_rate` / `truncate_rate` cut this body half-way, if they do."""
+        if not in_scope or length < 2:
+            return None
+        if self.state.faults.chance(self.faults_config.get("reset_rate", 0)):
+            extra["fault"] = "reset"
+            return "reset"
+        if self.state.faults.chance(self.faults_config.get("truncate_rate", 0)):
+            extra["fault"] = "truncate"
+            return "close"
+        return None
+
+    def _send_body(self, entry: FileEntry, start: int, length: int, extra: dict[str, Any]) -> int:
+        """`length` bytes of `entry` from `start`, at the `bandwidth` limit; the first one
+        inverted for the `wrong_content` files."""
+        wrong = self.state.take_wrong(entry.rel, self.faults_config)
+        if wrong:
+            extra["fault"] = "wrong-content"
+        bandwidth = float(self.faults_config.get("bandwidth") or 0)
+        with entry.open() as source:
+            return self.stream(
+                source, start, length, bandwidth=bandwidth, flip=start if wrong else None
+            )
 
 
 def _tree(
@@ -675,38 +619,8 @@ def _header_safe(text: str) -> str:
     return "".join(c if " " <= c < "\x7f" else c.encode("unicode_escape").decode() for c in text)
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """First range of a `bytes=` header as inclusive (start, end); None when unsatisfiable."""
-    if not header.startswith("bytes="):
-        return None
-    spec = header[6:].split(",")[0].strip()
-    first, _, last = spec.partition("-")
-    try:
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0 or size == 0:
-                return None
-            return max(size - suffix, 0), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
-    if start >= size or start > end:
-        return None
-    return start, min(end, size - 1)
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    allow_reuse_address = True
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--config", type=Path, default=None, help="Config JSON (re-read on change)."
-    )
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument(
         "--repo",
         action="append",
@@ -714,13 +628,9 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ORG/NAME=FOLDER",
         help="Serve FOLDER as model repo ORG/NAME, branch main (repeatable; without --config).",
     )
-    parser.add_argument("--log", type=Path, default=None)
     parser.add_argument("--root", type=Path, default=None, help="Folder for the default log.")
-    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     if args.config is None:
-        import tempfile
-
         if not args.repo:
             parser.error("give --config or at least one --repo ORG/NAME=FOLDER")
         folder = args.root or Path(tempfile.mkdtemp(prefix="test-hub-"))
@@ -732,16 +642,7 @@ def main(argv: list[str] | None = None) -> None:
         args.config = folder / "hub-config.json"
         args.config.write_text(json.dumps({"tokens": [], "repos": repos, "faults": {}}))
     log = args.log or (args.root or args.config.parent) / "requests.jsonl"
-    handler = type("BoundHandler", (Handler,), {"state": HubState(args.config), "log_path": log})
-    server = Server(("127.0.0.1", args.port), handler)
-    sys.stdout.write(f"PORT {server.server_address[1]}\n")
-    sys.stdout.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, args.port, state=HubState(args.config), log_path=log)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """A test ModelScope hub on 127.0.0.1 speaking the `/api/v1` surface the modelscope client uses.
 
-Run it in its own process: `python -m tests.hubs.ms_server --root DIR --port 0 --config JSON`
-prints the port it listens on (one line), then serves until killed.
+Run it in its own process (it prints `PORT <n>` once listening, then serves until killed):
+
+    python -m tests.hubs.ms_server --root DIR --config CONFIG.json --log REQUESTS.jsonl --port 0
+
+The plumbing shared with the Hugging Face test hub (config re-reading, Range, request log,
+throttled and cut bodies) is tests/hubs/http.py.
 
 Repositories are folders `DIR/{owner}/{name}/{revision}/…` (the default revision is `master`).
 Endpoints (models only):
@@ -10,17 +14,16 @@ Endpoints (models only):
 - `GET /api/v1/models/{owner}/{name}/repo/files?Revision=R&Recursive=True[&Root=dir]` → listing
   with `Path`, `Name`, `Type`, `Size`, `Sha256`
 - `GET|HEAD /api/v1/models/{owner}/{name}/repo?Revision=R&FilePath=P` → bytes, with Range support
-- `POST /_test/config` → merge a JSON object into the configuration (faults can change mid-test)
 
-Configuration (JSON object; every key optional; file keys are `owner/name/path`):
-- `log`: path of a JSON-lines request log (one object per request, written before the body)
+Configuration (a JSON object in the --config file, re-read when the file changes, which also
+restarts the fault counters; every key optional; file keys are `owner/name/path`):
 - `private`: `{"owner/name": "token"}` → that repo needs `Authorization: Bearer token` or the
   cookie `m_session_id=token` (401 without credentials, 403 with wrong ones)
 - `fail`: `{"owner/name/path": N}` → the first N GETs of that file answer 500 (N < 0: always)
 - `reset`: `{"owner/name/path": N}` → the first N GETs send half the body, then reset the connection
 - `fault_rate`: fraction of file GETs (whole-file, not ranged) answered 500, seeded by `seed`
 - `fail_listing`: N → the first N listing requests answer 500 (N < 0: always)
-- `wrong_content`: `["owner/name/path", …]` → serve those files with one byte flipped
+- `wrong_content`: `["owner/name/path", …]` → serve those files with their first byte inverted
 - `gone`: `["owner/name/path", …]` → listed, but a GET of the file answers 404
 - `wrong_sha256`: `["owner/name/path", …]` → the listing reports a wrong sha256 for those files
 - `no_range`: true → ignore `Range` (always 200 with the whole file)
@@ -31,74 +34,36 @@ Configuration (JSON object; every key optional; file keys are `owner/name/path`)
   path; listed at the root (recursive or not) and under any `Root` they start with (no `tree`
   entries made for them). `repo?FilePath=<name>` (exactly the name) serves the text; the
   `owner/name/<name>` keys of `fail`, `reset`, `wrong_content`, `gone`, `wrong_sha256` apply
+
+Every request is appended to the log as one JSON line: method, path, query, range, status, auth
+(whether a token or session cookie came; never its value), request_id, then repo, revision,
+file, kind (`file`, `listing`), bytes and reset for file bodies — written before the body.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
-import json
+import io
 import os
-import random
-import socket
-import struct
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.hubs.http import ConfigFile, HubHandler, Unsatisfiable, arguments, parse_range, serve
 
 DEFAULT_REVISION = "master"
 
 
-class HubState:
-    """The repositories, the configuration, the fault counters and the request log."""
+class HubState(ConfigFile):
+    """The configuration (re-read on change), the repositories and their files' sha256."""
 
-    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+    def __init__(self, config_path: Path, root: Path) -> None:
+        super().__init__(config_path)
         self.root = root
-        self.config: dict[str, Any] = config
-        self.lock = threading.Lock()
-        self.counters: dict[tuple[str, str], int] = {}
-        self.random = random.Random(config.get("seed", 0))
         self._sha_cache: dict[tuple[str, int, int], str] = {}
-
-    def update(self, changes: dict[str, Any]) -> None:
-        with self.lock:
-            self.config.update(changes)
-            self.counters.clear()
-            if "seed" in changes:
-                self.random = random.Random(changes["seed"])
-
-    def take(self, kind: str, key: str) -> bool:
-        """Consume one injected fault of `kind` for `key`; True when it applies to this request."""
-        with self.lock:
-            budget = self.config.get(kind, {}).get(key)
-            if budget is None:
-                return False
-            used = self.counters.get((kind, key), 0)
-            if budget >= 0 and used >= budget:
-                return False
-            self.counters[(kind, key)] = used + 1
-            return True
-
-    def take_listing_fault(self) -> bool:
-        with self.lock:
-            budget = self.config.get("fail_listing")
-            if budget is None:
-                return False
-            used = self.counters.get(("fail_listing", ""), 0)
-            if budget >= 0 and used >= budget:
-                return False
-            self.counters[("fail_listing", "")] = used + 1
-            return True
-
-    def random_fault(self) -> bool:
-        with self.lock:
-            rate = float(self.config.get("fault_rate", 0))
-            return rate > 0 and self.random.random() < rate
 
     def sha256(self, path: Path) -> str:
         stat = path.stat()
@@ -116,63 +81,36 @@ class HubState:
             self._sha_cache[key] = value
         return value
 
-    def log(self, entry: dict[str, Any]) -> None:
-        target = self.config.get("log")
-        if not target:
-            return
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        with self.lock, open(target, "a", encoding="utf-8") as handle:
-            handle.write(line)
-
 
 def commit_of(repo: str, revision: str) -> str:
     """A stable 40-hex commit id for a repo revision (the listing's `Revision` field)."""
     return hashlib.sha1(f"{repo}@{revision}".encode()).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
+def _blob(name: str, rel: str, size: int, sha: str, repo: str, revision: str) -> dict[str, Any]:
+    """One file of a listing."""
+    return {
+        "Name": name,
+        "Path": rel,
+        "Type": "blob",
+        "Size": size,
+        "Sha256": sha,
+        "Revision": commit_of(repo, revision),
+        "IsLFS": size > 1024,
+    }
+
+
+def _success(data: dict[str, Any]) -> dict[str, Any]:
+    return {"Code": 200, "Data": data, "Success": True}
+
+
+class Handler(HubHandler):
     """One request against the test hub."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "ms-test-hub/1"
     state: HubState
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _entry(self, status: int, **extra: Any) -> None:
-        url = urlsplit(self.path)
-        entry = {
-            "time": time.time(),
-            "method": self.command,
-            "path": unquote(url.path),
-            "query": {k: v[0] for k, v in parse_qs(url.query).items()},
-            "status": status,
-            "range": self.headers.get("Range"),
-            "auth": bool(self._credentials()),
-            "request_id": self.headers.get("X-Request-ID"),
-        }
-        entry.update(extra)
-        self.state.log(entry)
-
-    def _send_json(self, status: int, body: dict[str, Any], **log_extra: Any) -> None:
-        self._entry(status, **log_extra)
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _error(self, status: int, message: str, **log_extra: Any) -> None:
-        self._send_json(
-            status,
-            {"Code": status, "Message": message, "Success": False, "RequestId": "test"},
-            **log_extra,
-        )
 
     def _credentials(self) -> list[str]:
         found = []
@@ -185,9 +123,23 @@ class Handler(BaseHTTPRequestHandler):
                 found.append(value)
         return found
 
+    def credentials_given(self) -> bool:
+        return bool(self._credentials())
+
+    def _log(self, status: int, **extra: Any) -> None:
+        self.record(status, request_id=self.headers.get("X-Request-ID"), **extra)
+
+    def _answer(self, status: int, body: dict[str, Any], **log_extra: Any) -> None:
+        self._log(status, **log_extra)
+        self.send_json(status, body)
+
+    def _error(self, status: int, message: str, **log_extra: Any) -> None:
+        body = {"Code": status, "Message": message, "Success": False, "RequestId": "test"}
+        self._answer(status, body, **log_extra)
+
     def _authorize(self, repo: str) -> bool:
         """False (error already answered) when `repo` is private and no valid token came."""
-        token = self.state.config.get("private", {}).get(repo)
+        token = self.config.get("private", {}).get(repo)
         if token is None:
             return True
         given = self._credentials()
@@ -201,20 +153,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- routing ----------------------------------------------------------------------------
 
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        if url.path == "/_test/config":
-            length = int(self.headers.get("Content-Length") or 0)
-            changes = json.loads(self.rfile.read(length) or b"{}")
-            self.state.update(changes)
-            self._send_json(200, {"ok": True})
-            return
-        self._error(404, f"no route for POST {url.path}")
-
-    def do_GET(self) -> None:
+    def answer(self) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._route()
 
@@ -234,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorize(repo):
             return
         if not rest:
-            self._repo_info(repo, repo_dir)
+            self._repo_info(repo)
         elif rest == ["revisions"]:
             self._revisions(repo, repo_dir)
         elif rest == ["repo", "files"]:
@@ -254,24 +193,17 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return folder
 
-    def _repo_info(self, repo: str, repo_dir: Path) -> None:
+    def _repo_info(self, repo: str) -> None:
         owner, name = repo.split("/")
-        private = repo in self.state.config.get("private", {})
-        self._send_json(
-            200,
-            {
-                "Code": 200,
-                "Data": {
-                    "Id": abs(hash(repo)) % 100000,
-                    "Path": owner,
-                    "Name": name,
-                    "Visibility": 1 if private else 5,
-                    "Revision": DEFAULT_REVISION,
-                },
-                "Success": True,
-            },
-            repo=repo,
-        )
+        private = repo in self.config.get("private", {})
+        info = {
+            "Id": abs(hash(repo)) % 100000,
+            "Path": owner,
+            "Name": name,
+            "Visibility": 1 if private else 5,
+            "Revision": DEFAULT_REVISION,
+        }
+        self._answer(200, _success(info), repo=repo)
 
     def _revisions(self, repo: str, repo_dir: Path) -> None:
         branches = [
@@ -279,18 +211,11 @@ class Handler(BaseHTTPRequestHandler):
             for p in sorted(repo_dir.iterdir())
             if p.is_dir()
         ]
-        self._send_json(
-            200,
-            {
-                "Code": 200,
-                "Data": {"RevisionMap": {"Branches": branches, "Tags": []}},
-                "Success": True,
-            },
-            repo=repo,
-        )
+        data = {"RevisionMap": {"Branches": branches, "Tags": []}}
+        self._answer(200, _success(data), repo=repo)
 
     def _listing(self, repo: str, repo_dir: Path, query: dict[str, str]) -> None:
-        if self.state.take_listing_fault():
+        if self.state.faults.take(("fail_listing",), self.config.get("fail_listing")):
             self._error(500, "injected listing failure", repo=repo, kind="listing")
             return
         folder = self._revision_dir(repo, repo_dir, query)
@@ -300,178 +225,119 @@ class Handler(BaseHTTPRequestHandler):
         recursive = query.get("Recursive", "True").lower() == "true"
         root_rel = (query.get("Root") or "").strip("/")
         base = folder / root_rel if root_rel else folder
-        files: list[dict[str, Any]] = []
         if not base.is_dir():
             self._error(404, f"{root_rel} not found in {repo}@{revision}", repo=repo)
             return
-        wrong = set(self.state.config.get("wrong_sha256", []))
-        extra: dict[str, str] = self.state.config.get("extra_files") or {}
+        files = [
+            *self._folder_entries(repo, folder, base, recursive),
+            *self._extra_entries(repo, revision, root_rel),
+        ]
+        data = {"Files": files}
+        self._answer(200, _success(data), repo=repo, revision=revision, kind="listing")
+
+    def _sha(self, repo: str, rel: str, sha: str) -> str:
+        """`sha`, or a wrong one for the `wrong_sha256` files."""
+        if f"{repo}/{rel}" in self.config.get("wrong_sha256", []):
+            return hashlib.sha256(b"wrong" + sha.encode()).hexdigest()
+        return sha
+
+    def _folder_entries(
+        self, repo: str, folder: Path, base: Path, recursive: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The listing of `base` (a folder in revision `folder`): trees, then blobs, per level."""
+        extra = self.config.get("extra_files") or {}
         walker = os.walk(base) if recursive else [next(os.walk(base))]
         for dirpath, dirnames, filenames in walker:
             dirnames.sort()
             for dirname in dirnames:
                 rel = Path(dirpath, dirname).relative_to(folder).as_posix()
-                files.append(
-                    {"Name": dirname, "Path": rel, "Type": "tree", "Size": 0, "Sha256": ""}
-                )
+                yield {"Name": dirname, "Path": rel, "Type": "tree", "Size": 0, "Sha256": ""}
             for filename in sorted(filenames):
                 full = Path(dirpath, filename)
                 rel = full.relative_to(folder).as_posix()
                 if rel in extra:
                     continue
-                sha = self.state.sha256(full)
-                if f"{repo}/{rel}" in wrong:
-                    sha = hashlib.sha256(b"wrong" + sha.encode()).hexdigest()
-                files.append(
-                    {
-                        "Name": filename,
-                        "Path": rel,
-                        "Type": "blob",
-                        "Size": full.stat().st_size,
-                        "Sha256": sha,
-                        "Revision": commit_of(repo, revision),
-                        "IsLFS": full.stat().st_size > 1024,
-                    }
-                )
-        for extra_name, text in extra.items():
-            if root_rel and not extra_name.startswith(root_rel + "/"):
+                sha = self._sha(repo, rel, self.state.sha256(full))
+                yield _blob(filename, rel, full.stat().st_size, sha, repo, folder.name)
+
+    def _extra_entries(self, repo: str, revision: str, root_rel: str) -> Iterator[dict[str, Any]]:
+        """The `extra_files` listed at the root and under any `Root` they start with."""
+        extra: dict[str, str] = self.config.get("extra_files") or {}
+        for name, text in extra.items():
+            if root_rel and not name.startswith(root_rel + "/"):
                 continue
             data = text.encode()
-            sha = hashlib.sha256(data).hexdigest()
-            if f"{repo}/{extra_name}" in wrong:
-                sha = hashlib.sha256(b"wrong" + sha.encode()).hexdigest()
-            files.append(
-                {
-                    "Name": extra_name.rsplit("/", 1)[-1],
-                    "Path": extra_name,
-                    "Type": "blob",
-                    "Size": len(data),
-                    "Sha256": sha,
-                    "Revision": commit_of(repo, revision),
-                    "IsLFS": len(data) > 1024,
-                }
-            )
-        self._send_json(
-            200,
-            {"Code": 200, "Data": {"Files": files}, "Success": True},
-            repo=repo,
-            revision=revision,
-            kind="listing",
-        )
+            sha = self._sha(repo, name, hashlib.sha256(data).hexdigest())
+            yield _blob(name.rsplit("/", 1)[-1], name, len(data), sha, repo, revision)
+
+    def _open(self, folder: Path, rel: str, gone: bool) -> BinaryIO | None:
+        """The content of `rel` in `folder` (or its `extra_files` text); None: not found."""
+        extra: dict[str, str] = self.config.get("extra_files") or {}
+        if rel in extra and not gone:
+            return io.BytesIO(extra[rel].encode())
+        full = folder / rel
+        if not rel or ".." in rel.split("/") or not full.is_file() or gone:
+            return None
+        return full.open("rb")
 
     def _file(self, repo: str, repo_dir: Path, query: dict[str, str]) -> None:
         folder = self._revision_dir(repo, repo_dir, query)
         if folder is None:
             return
-        extra: dict[str, str] = self.state.config.get("extra_files") or {}
         given = query.get("FilePath") or ""
-        rel = given if given in extra else given.lstrip("/")
-        full = folder / rel
+        rel = given if given in (self.config.get("extra_files") or {}) else given.lstrip("/")
         key = f"{repo}/{rel}"
         log = {"repo": repo, "revision": folder.name, "file": rel, "kind": "file"}
-        gone = key in self.state.config.get("gone", [])
-        if rel in extra and not gone:
-            data = extra[rel].encode()
-        elif not rel or ".." in rel.split("/") or not full.is_file() or gone:
+        source = self._open(folder, rel, key in self.config.get("gone", []))
+        if source is None:
             self._error(404, f"file {rel} not found in {repo}@{folder.name}", **log)
             return
-        else:
-            data = full.read_bytes()
-        if key in self.state.config.get("wrong_content", []) and data:
-            data = bytes([data[0] ^ 0xFF]) + data[1:]
-        size = len(data)
-        ranged = self._parse_range(size)
-        if ranged == "unsatisfiable":
-            self._entry(416, **log)
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if self.command == "GET" and (
-            self.state.take("fail", key) or (ranged is None and self.state.random_fault())
-        ):
-            self._error(500, f"injected failure for {rel}", **log)
-            return
-        status, start, end = (200, 0, size) if ranged is None else (206, ranged[0], ranged[1])
-        body = data[start:end]
-        reset = self.command == "GET" and self.state.take("reset", key)
-        self._entry(status, bytes=len(body), reset=reset, **log)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        delay = float(self.state.config.get("first_byte_delay", 0))
-        if delay:
-            time.sleep(delay)
-        if reset:
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-            return
-        self._write_throttled(body)
+        with source:
+            self._send_file(source, key, log)
 
-    def _write_throttled(self, body: bytes) -> None:
-        rate = int(self.state.config.get("bytes_per_second", 0))
-        if rate <= 0:
-            self.wfile.write(body)
-            return
-        chunk = max(1, rate // 20)
-        for offset in range(0, len(body), chunk):
-            self.wfile.write(body[offset : offset + chunk])
-            time.sleep(len(body[offset : offset + chunk]) / rate)
-
-    def _parse_range(self, size: int) -> tuple[int, int] | str | None:
-        """(start, end exclusive) for a satisfiable `Range`, 'unsatisfiable', or None for none."""
-        header = self.headers.get("Range")
-        if not header or self.state.config.get("no_range"):
-            return None
-        unit, _, spec = header.partition("=")
-        if unit.strip() != "bytes" or "," in spec:
-            return None
-        first, _, last = spec.strip().partition("-")
+    def _send_file(self, source: BinaryIO, key: str, log: dict[str, Any]) -> None:
+        """The body (or the part `Range` asks for) with the `fail`, `fault_rate`, `reset`,
+        `wrong_content`, `first_byte_delay` and `bytes_per_second` faults."""
+        size = source.seek(0, io.SEEK_END)
         try:
-            if first == "":
-                length = int(last)
-                return (max(0, size - length), size) if length > 0 and size else "unsatisfiable"
-            start = int(first)
-            end = min(int(last) + 1, size) if last else size
-        except ValueError:
-            return None
-        if start >= size or end <= start:
-            return "unsatisfiable"
-        return start, end
+            header = None if self.config.get("no_range") else self.headers.get("Range")
+            span = parse_range(header, size)
+        except Unsatisfiable:
+            self._log(416, **log)
+            self.send_unsatisfiable(size)
+            return
+        is_get = self.command == "GET"
+        faults = self.state.faults
+        if is_get and (
+            faults.take(("fail", key), self.config.get("fail", {}).get(key))
+            or (span is None and faults.chance(float(self.config.get("fault_rate", 0))))
+        ):
+            self._error(500, f"injected failure for {log['file']}", **log)
+            return
+        start, stop = span or (0, size)
+        reset = is_get and faults.take(("reset", key), self.config.get("reset", {}).get(key))
+        self._log(200 if span is None else 206, bytes=stop - start, reset=reset, **log)
+        self.send_body_headers(span, size, {})
+        if not is_get:
+            return
+        time.sleep(float(self.config.get("first_byte_delay", 0)))
+        wrong = key in self.config.get("wrong_content", [])
+        length = (stop - start) // 2 if reset else stop - start
+        rate = float(self.config.get("bytes_per_second", 0))
+        self.stream(source, start, length, bandwidth=rate, flip=0 if wrong else None)
+        if reset:
+            self.cut("reset")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the options, bind 127.0.0.1, print the port, serve forever."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", required=True, type=Path)
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--config", default="{}", help="JSON object, or @file holding one")
+    """Parse the options, bind 127.0.0.1, print the port, serve until killed."""
+    parser = arguments(__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, type=Path, help="the repositories' folder")
     args = parser.parse_args(argv)
-    raw = args.config
-    if raw.startswith("@"):
-        raw = Path(raw[1:]).read_text(encoding="utf-8")
-    state = HubState(args.root.resolve(), json.loads(raw))
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    server.daemon_threads = True
-    sys.stdout.write(f"{server.server_address[1]}\n")
-    sys.stdout.flush()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    if args.config is None or args.log is None:
+        parser.error("--config and --log are required")
+    state = HubState(args.config, args.root.resolve())
+    serve(Handler, args.port, state=state, log_path=args.log)
 
 
 if __name__ == "__main__":

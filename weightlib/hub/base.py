@@ -1,18 +1,16 @@
-"""The small transport interface every hub (Hugging Face, ModelScope) implements for downloads.
+"""What every hub speaks in: a revision's listing, the files in it, and where they go on disk.
 
-`weightlib.download` runs one hub-agnostic flow — listing, selection, disk-space preflight, lock,
-fetch with retries, sha256 verification — on top of a `HubTransport`. A transport knows how to
-list one revision of a repository, how to fetch the bytes of one file (whole or from an offset)
-and where the hub's own client keeps its cache (`SnapshotLayout`), so tools of that hub find the
-files weightlib downloaded. Transports raise weightlib's typed errors (`weightlib.errors`), never
-the client's; a transient failure is a `TransientRemoteError` so the flow retries it.
+A `RepoListing` checks every entry a server sends (path, size, hashes, duplicates) when it is
+built, so nothing downstream ever sees a hostile name. A `SnapshotLayout` is where a hub's client
+keeps a revision's files (its cache, or a plain `--local-dir`), so tools of that hub find what
+weightlib downloaded. A failure worth retrying is a `TransientRemoteError`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -38,11 +36,6 @@ class RemoteFile:
     """Lowercase hex sha256 of the content when the hub publishes it (LFS files), else None."""
     blob_id: str | None = None
     """The hub's name for the content (HF: git blob sha1 of small files); used for cache blobs."""
-
-    @property
-    def is_lfs(self) -> bool:
-        """True when the hub stores a content hash for the file (large files)."""
-        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -93,19 +86,13 @@ def check_listed_file(file: RemoteFile, where: str) -> None:
         check_path_segment(file.blob_id, f"{where}: blob id of {file.path!r}")
 
 
-def take_range(chunks: Iterable[bytes], skip: int, length: int) -> bytes:
-    """`length` bytes after the first `skip` of a streamed body, reading no further than that
-    (a server that ignores Range sends the whole file: skipped bytes are never kept)."""
-    data = bytearray()
-    for chunk in chunks:
-        if skip >= len(chunk):
-            skip -= len(chunk)
-            continue
-        data += chunk[skip : skip + length - len(data)]
-        skip = 0
-        if len(data) >= length:
-            break
-    return bytes(data)
+@dataclass(frozen=True)
+class Destination:
+    """Where downloads go: the hub client's cache (its default or `cache_dir`), or a plain
+    folder `local_dir` with the client's metadata beside the files."""
+
+    cache_dir: str | os.PathLike[str] | None = None
+    local_dir: str | os.PathLike[str] | None = None
 
 
 ProgressCallback = Callable[[int], None]
@@ -113,17 +100,21 @@ ProgressCallback = Callable[[int], None]
 
 
 class SnapshotLayout(Protocol):
-    """Where the files of one listing live on disk (a hub cache snapshot or a plain folder).
-
-    Optional members the download flow uses when present (looked up with getattr):
-    `lock_path: Path` — the lock file serialising downloads of the repository (default: a file
-    beside `root`); `adopt(file) -> bool` — make the file appear from content already on disk
-    (e.g. a cache blob shared with another revision), True when nothing must be fetched.
-    """
+    """Where the files of one listing live on disk (a hub cache snapshot or a plain folder)."""
 
     @property
     def root(self) -> Path:
         """The folder a server is pointed at: `root / file.path` is each file."""
+        ...
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file that serialises downloads of this repository (or revision)."""
+        ...
+
+    def adopt(self, file: RemoteFile) -> bool:
+        """Make the file appear from content already on disk (e.g. a cache blob shared with
+        another revision); True when nothing must be fetched."""
         ...
 
     def is_cached(self, file: RemoteFile) -> bool:
@@ -141,67 +132,3 @@ class SnapshotLayout(Protocol):
     def finish(self, listing: RepoListing) -> None:
         """Record revision → commit and the listing, so offline runs can resolve and check it."""
         ...
-
-
-class HubTransport(Protocol):
-    """One hub's client operations the download flow needs; errors errors are weightlib's."""
-
-    source: str
-    """`hf` or `modelscope`."""
-
-    def list_repo(self, repo: str, revision: str | None, repo_type: str = "model") -> RepoListing:
-        """Resolve `revision` (None: the hub's default branch) and list every file — ONE request
-        where possible. Missing repo/revision: NotFoundError; gated/private: AuthError."""
-        ...
-
-    def read_range(self, listing: RepoListing, path: str, start: int, length: int) -> bytes:
-        """`length` bytes of `path` from `start` by an HTTP Range request (fewer at end of file)."""
-        ...
-
-    def fetch(
-        self,
-        listing: RepoListing,
-        file: RemoteFile,
-        destination: Path,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        """Write the file's bytes to `destination`, continuing after its current size when it
-        already holds a prefix (HTTP Range). Raises TransientRemoteError for retryable failures."""
-        ...
-
-    def layout(
-        self,
-        listing: RepoListing,
-        cache_dir: str | os.PathLike[str] | None,
-        local_dir: str | os.PathLike[str] | None,
-    ) -> SnapshotLayout:
-        """Where `listing` goes on disk: the hub cache (default or `cache_dir`) or `local_dir`."""
-        ...
-
-    def local_listing(
-        self,
-        repo: str,
-        revision: str | None,
-        repo_type: str,
-        cache_dir: str | os.PathLike[str] | None,
-        local_dir: str | os.PathLike[str] | None,
-    ) -> RepoListing:
-        """The listing recorded by an earlier download, without any network access (offline).
-
-        NotFoundError when the cache knows nothing of this repo/revision.
-        """
-        ...
-
-
-def listing_from_sizes(
-    repo: str, revision: str, commit: str, sizes: Mapping[str, int], source: str = "hf"
-) -> RepoListing:
-    """A listing without hashes (for caches that recorded only names and sizes)."""
-    return RepoListing(
-        repo, revision, commit, tuple(RemoteFile(p, s) for p, s in sizes.items()), source=source
-    )
-
-
-def total_bytes(files: Iterable[RemoteFile]) -> int:
-    """Sum of the files' sizes."""
-    return sum(f.size for f in files)

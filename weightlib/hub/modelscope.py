@@ -1,4 +1,4 @@
-"""ModelScope as a hub: the transport the download flow uses, remote checkpoints, vLLM's helper.
+"""ModelScope as a hub: the transport the download flow uses and the client's cache layout.
 
 Everything goes through the real `modelscope_hub` client (installed with the `modelscope`
 extra), imported only inside functions: listing with `/repo/files` (one request, sha256 per
@@ -11,13 +11,15 @@ the token is never part of a message.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import atomic_writer
 from ..errors import (
     AuthError,
     InvalidInputError,
@@ -27,14 +29,15 @@ from ..errors import (
     WeightlibError,
 )
 from ..safepath import safe_join
-from .base import ProgressCallback, RemoteFile, RepoListing, TransientRemoteError, take_range
+from ..shards import list_local_files
+from .base import Destination, RemoteFile, RepoListing, TransientRemoteError
+from .http import Body, OpenBody
 from .refs import ModelRef
-from .source import MODELSCOPE, check_endpoint_env, env_offline, resolve_model_ref, select_source
+from .source import MODELSCOPE, check_endpoint_env, resolve_model_ref
+from .transport import HubTransport
 
 if TYPE_CHECKING:
     from modelscope_hub import HubApi
-
-    from ..checkpoint import Checkpoint
 
 DEFAULT_REVISION = "master"
 """ModelScope's default branch."""
@@ -50,8 +53,6 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 def require_modelscope() -> None:
     """Raise MissingExtraError (exit 2) unless the `modelscope` extra is importable."""
-    import importlib.util
-
     try:
         found = importlib.util.find_spec("modelscope") is not None
         if found:
@@ -81,11 +82,12 @@ def snapshot_dir(
     return repo_cache_dir(repo, cache_dir) / "snapshots" / (revision or DEFAULT_REVISION)
 
 
-def _label(repo: str, revision: str | None = None) -> str:
+def label(repo: str, revision: str | None = None) -> str:
+    """How messages name a ModelScope repository: `ms://org/name[@rev]`."""
     return f"ms://{repo}" + (f"@{revision}" if revision else "")
 
 
-class ModelScopeTransport:
+class ModelScopeTransport(HubTransport):
     """`HubTransport` for ModelScope through the real `modelscope_hub` client."""
 
     source = MODELSCOPE
@@ -100,7 +102,7 @@ class ModelScopeTransport:
 
     def _api(self) -> HubApi:
         if self._api_instance is None:
-            from modelscope_hub import HubApi, HubConfig
+            from modelscope_hub import HubApi, HubConfig  # the optional modelscope extra
 
             # A fresh config reads MODELSCOPE_ENDPOINT / MODELSCOPE_CACHE now, not at first use.
             config = HubConfig(endpoint=self._endpoint, token=self._token)
@@ -119,7 +121,7 @@ class ModelScopeTransport:
         self, exc: BaseException, what: str, *, missing: str | None = None
     ) -> WeightlibError:
         """The weightlib error for a client or transport exception about `what`."""
-        import requests
+        import requests  # the modelscope client's HTTP library: present with the extra
         from modelscope_hub import errors as ms_errors
 
         if isinstance(exc, WeightlibError):
@@ -156,7 +158,7 @@ class ModelScopeTransport:
         """Every file of `repo@revision` (default `master`) from one `/repo/files` request."""
         if repo_type != "model":
             raise InvalidInputError(
-                f"{_label(repo)}: only model repositories are supported on ModelScope"
+                f"{label(repo)}: only model repositories are supported on ModelScope"
             )
         rev = revision or DEFAULT_REVISION
         api = self._api()
@@ -181,10 +183,10 @@ class ModelScopeTransport:
         return RepoListing(repo, rev, commit, tuple(files), repo_type="model", source=MODELSCOPE)
 
     def _listing_error(self, exc: BaseException, repo: str, revision: str) -> WeightlibError:
-        from modelscope_hub import errors as ms_errors
+        from modelscope_hub import errors as ms_errors  # the optional modelscope extra
 
         if not isinstance(exc, ms_errors.NotExistError):
-            mapped = self._map_error(exc, _label(repo, revision))
+            mapped = self._map_error(exc, label(repo, revision))
             # The client already retried the listing with backoff: do not retry it again.
             if isinstance(mapped, TransientRemoteError):
                 return RemoteError(f"{mapped} (after the client's retries)")
@@ -193,136 +195,59 @@ class ModelScopeTransport:
         try:
             self._api().legacy.get_repo_info(repo, "model")
         except ms_errors.NotExistError:
-            return NotFoundError(f"{_label(repo)}: repository not found on ModelScope")
+            return NotFoundError(f"{label(repo)}: repository not found on ModelScope")
         except Exception:
             pass
         return NotFoundError(
-            f"{_label(repo, revision)}: revision {revision!r} not found on ModelScope"
+            f"{label(repo, revision)}: revision {revision!r} not found on ModelScope"
         )
 
     # -- bytes ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _stream(
-        self, listing: RepoListing, path: str, headers: Mapping[str, str] | None = None
-    ) -> Iterator[Any]:
-        """An open streaming response for `path` of `listing` (the client's session and auth)."""
-        what = f"{_label(listing.repo, listing.revision)}/{path}"
+    def describe(self, listing: RepoListing, path: str) -> str:
+        return f"{label(listing.repo, listing.revision)}/{path}"
+
+    def open_body(self, listing: RepoListing, path: str) -> OpenBody:
+        """`OpenBody` for `path`: a GET over the client's session and auth, errors mapped."""
+        what = self.describe(listing, path)
+
+        @contextlib.contextmanager
+        def open_body(headers: Mapping[str, str]) -> Iterator[Body]:
+            try:
+                response = self._api().legacy.download_stream(
+                    listing.repo, "model", path, listing.revision, headers=dict(headers)
+                )
+            except Exception as exc:
+                if getattr(exc, "status_code", None) == 416:
+                    yield Body(416, {}, (), lambda: None)
+                    return
+                raise self._map_error(exc, what, missing="file not found") from None
+            try:
+                chunks = self._mapped(response.iter_content(CHUNK_SIZE), what)
+                yield Body(response.status_code, response.headers, chunks, response.close)
+            finally:
+                response.close()
+
+        return open_body
+
+    def _mapped(self, chunks: Iterable[bytes], what: str) -> Iterator[bytes]:
+        """`chunks`, with a failure while reading them raised as a weightlib error."""
         try:
-            response = self._api().legacy.download_stream(
-                listing.repo, "model", path, listing.revision, headers=dict(headers or {})
-            )
+            yield from chunks
         except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            if status == 416:
-                yield None
-                return
-            raise self._map_error(exc, what, missing="file not found") from None
-        try:
-            yield response
-        finally:
-            response.close()
-
-    def read_range(self, listing: RepoListing, path: str, start: int, length: int) -> bytes:
-        """`length` bytes of `path` from `start` by one ranged GET (fewer at end of file).
-
-        A server that ignores Range is read from the start and the body cut off once the range
-        has arrived. Transient failures raise TransientRemoteError; the caller retries.
-        """
-        if length <= 0:
-            return b""
-        what = f"{_label(listing.repo, listing.revision)}/{path}"
-        header = {"Range": f"bytes={start}-{start + length - 1}"}
-        with self._stream(listing, path, header) as response:
-            if response is None:  # 416: start is at or past the end
-                return b""
-            skip = 0
-            if response.status_code == 200:  # Range ignored: the body is the whole file
-                skip = start
-            elif response.status_code != 206 or not str(
-                response.headers.get("Content-Range", "")
-            ).startswith(f"bytes {start}-"):
-                raise TransientRemoteError(f"{what}: server answered a range read wrongly")
-            try:
-                return take_range(response.iter_content(CHUNK_SIZE), skip, length)
-            except Exception as exc:
-                raise self._map_error(exc, what) from None
-
-    def fetch(
-        self,
-        listing: RepoListing,
-        file: RemoteFile,
-        destination: Path,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        """Write `file` to `destination`, continuing after the bytes already there (HTTP Range).
-
-        Transient failures (5xx, resets, short bodies) raise TransientRemoteError, keeping the
-        bytes received so far so the caller's retry resumes them.
-        """
-        what = f"{_label(listing.repo, listing.revision)}/{file.path}"
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        have = destination.stat().st_size if destination.exists() else 0
-        if have > file.size:
-            destination.unlink()
-            have = 0
-        if have == file.size and file.size > 0:
-            return
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        with self._stream(listing, file.path, headers) as response:
-            if response is None:  # 416 on resume: the partial bytes are stale
-                destination.unlink(missing_ok=True)
-                raise TransientRemoteError(f"{what}: server refused to resume at byte {have}")
-            mode = "ab"
-            if response.status_code == 206:
-                if not str(response.headers.get("Content-Range", "")).startswith(f"bytes {have}-"):
-                    destination.unlink(missing_ok=True)
-                    raise TransientRemoteError(f"{what}: resume answered with the wrong range")
-            else:
-                mode, have = "wb", 0
-            received = have
-            try:
-                with destination.open(mode) as handle:
-                    for chunk in response.iter_content(CHUNK_SIZE):
-                        if not chunk:
-                            continue
-                        handle.write(chunk)
-                        received += len(chunk)
-                        if progress is not None:
-                            progress(len(chunk))
-            except Exception as exc:
-                raise self._map_error(exc, what) from None
-        if received < file.size:
-            raise TransientRemoteError(
-                f"{what}: connection closed after {received} of {file.size} bytes"
-            )
-        if received > file.size:
-            destination.unlink(missing_ok=True)
-            raise TransientRemoteError(
-                f"{what}: server sent {received} bytes, listing says {file.size}"
-            )
+            raise self._map_error(exc, what) from None
 
     # -- local cache ----------------------------------------------------------------------
 
-    def layout(
-        self,
-        listing: RepoListing,
-        cache_dir: str | os.PathLike[str] | None,
-        local_dir: str | os.PathLike[str] | None,
-    ) -> ModelScopeLayout:
+    def layout(self, listing: RepoListing, where: Destination) -> ModelScopeLayout:
         """ModelScope's cache snapshot for `listing` (or `local_dir` when given)."""
-        return ModelScopeLayout(listing.repo, listing.revision, cache_dir, local_dir)
+        return ModelScopeLayout(listing.repo, listing.revision, where.cache_dir, where.local_dir)
 
     def local_listing(
-        self,
-        repo: str,
-        revision: str | None,
-        repo_type: str,
-        cache_dir: str | os.PathLike[str] | None,
-        local_dir: str | os.PathLike[str] | None,
+        self, repo: str, revision: str | None, repo_type: str, where: Destination
     ) -> RepoListing:
         """The listing an earlier download recorded, else the files on disk; no network."""
-        return local_listing(repo, revision, cache_dir, local_dir)
+        return local_listing(repo, revision, where.cache_dir, where.local_dir)
 
 
 class ModelScopeLayout:
@@ -359,7 +284,7 @@ class ModelScopeLayout:
         return self._record
 
     def _target(self, file: RemoteFile) -> Path:
-        return safe_join(self._root, file.path, _label(self.repo, self.revision))
+        return safe_join(self._root, file.path, label(self.repo, self.revision))
 
     def is_cached(self, file: RemoteFile) -> bool:
         target = self._target(file)
@@ -370,6 +295,10 @@ class ModelScopeLayout:
         target = self._target(file)
         return target.with_name(target.name + ".incomplete")
 
+    def adopt(self, file: RemoteFile) -> bool:
+        """False: ModelScope's cache keeps no content shared between revisions to reuse."""
+        return False
+
     def commit_file(self, file: RemoteFile, partial: Path) -> Path:
         target = self._target(file)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -377,8 +306,6 @@ class ModelScopeLayout:
         return target
 
     def finish(self, listing: RepoListing) -> None:
-        from ..atomic import atomic_writer
-
         self._record.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(self._record, "w", encoding="utf-8") as handle:
             json.dump(listing_to_json(listing), handle, indent=1)
@@ -421,8 +348,6 @@ def local_listing(
     local_dir: str | os.PathLike[str] | None = None,
 ) -> RepoListing:
     """What the local cache knows of `repo@revision`, without network (NotFoundError if nothing)."""
-    from ..shards import list_local_files
-
     rev = revision or DEFAULT_REVISION
     layout = ModelScopeLayout(repo, rev, cache_dir, local_dir)
     if layout.record_path.is_file():
@@ -438,134 +363,28 @@ def local_listing(
     )
     if not names:
         raise NotFoundError(
-            f"{_label(repo, rev)}: not in the local ModelScope cache ({root}); offline mode is on"
+            f"{label(repo, rev)}: not in the local ModelScope cache ({root}); offline mode is on"
         )
     files = tuple(RemoteFile(p, (root / p).stat().st_size) for p in sorted(names))
     return RepoListing(repo, rev, rev, files, source=MODELSCOPE)
 
 
-# -- remote checkpoints (filter / size / index) ----------------------------------------------
-
-
-def _modelscope_ref(model: str, revision: str | None) -> ModelRef:
+def modelscope_ref(model: str, revision: str | None) -> ModelRef:
+    """`model` resolved as a ModelScope reference; only model repositories exist there."""
     ref = resolve_model_ref(model, revision=revision, source=MODELSCOPE)
     if ref.repo_type != "model":
         raise InvalidInputError(f"{model}: only model repositories are supported on ModelScope")
     return ref
 
 
-def open_modelscope_checkpoint(
-    model: str,
-    *,
-    revision: str | None = None,
-    token: str | None = None,
-    offline: bool | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> Checkpoint:
-    """`ms://org/name[@rev]` (or `org/name`) as a Checkpoint: one listing request, ranged reads.
-
-    The same `RemoteCheckpoint` as for Hugging Face, over the ModelScope transport. Offline
-    (`offline=True`, or `WEIGHTLIB_OFFLINE`/`HF_HUB_OFFLINE` when None) reads the local
-    ModelScope cache instead, without any socket.
-    """
-    from . import CachedCheckpoint, RemoteCheckpoint
-
-    ref = _modelscope_ref(model, revision)
-    name = str(ref) if ref.revision else _label(ref.repo)
-    if offline if offline is not None else env_offline():
-        listing = local_listing(ref.repo, ref.revision, cache_dir)
-        root = ModelScopeLayout(ref.repo, listing.revision, cache_dir, None).root
-        return CachedCheckpoint(name, listing, root)
-    transport = ModelScopeTransport(token=token)
-    checkpoint = RemoteCheckpoint(name, transport, ref.repo, ref.revision)
-    _ = checkpoint.listing  # list now: a missing repo or a missing token fails here
-    return checkpoint
-
-
-def cached_snapshot(
-    model: str, revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None
-) -> Path:
-    """The local snapshot folder of a ModelScope repo, without network or the client installed.
-
-    For `prefetch ms://org/name`: NotFoundError (3) when the local cache holds nothing for it.
-    """
-    ref = _modelscope_ref(model, revision)
-    listing = local_listing(ref.repo, ref.revision, cache_dir)
-    return ModelScopeLayout(ref.repo, listing.revision, cache_dir, None).root
-
-
-# -- vLLM compatibility ----------------------------------------------------------------------
-
-
-def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    """The client's pattern rule: `fnmatch` on the whole path (legacy `.*` regexes read as `*`)."""
-    import fnmatch
-
-    return any(
-        fnmatch.fnmatch(path, p) or (".*" in p and fnmatch.fnmatch(path, p.replace(".*", "*")))
-        for p in patterns
-    )
-
-
-def maybe_download_from_modelscope(
-    model: str,
-    revision: str | None = None,
-    download_dir: str | None = None,
-    ignore_patterns: str | Sequence[str] | None = None,
-    allow_patterns: str | Sequence[str] | None = None,
-) -> str | None:
-    """vLLM's helper: when ModelScope is selected, the local snapshot path of `model`, else None.
-
-    ModelScope is selected by an `ms://`/`modelscope://` prefix, `WEIGHTLIB_SOURCE=modelscope` or
-    `VLLM_USE_MODELSCOPE=1`. A path that exists is returned as is. Otherwise every file matching
-    the patterns is fetched by weightlib's download flow (sha256-verified, resumable) into
-    ModelScope's cache layout under `download_dir`, holding vLLM's lock there;
-    `HF_HUB_OFFLINE`/`WEIGHTLIB_OFFLINE` resolve the local cache only.
-    """
-    if os.path.exists(model):
-        return model if select_source(model) == MODELSCOPE else None
-    if select_source(model) != MODELSCOPE:
-        return None
-    from ..download import download
-    from ..locks import get_lock, hold_lock
-
-    ref = _modelscope_ref(model, revision)
-    allow = _patterns(allow_patterns)
-    ignore = _patterns(ignore_patterns)
-
-    def choose(listing: RepoListing, read_file: Callable[[str], bytes]) -> list[RemoteFile]:
-        return [
-            f
-            for f in listing.files
-            if (not allow or _matches(f.path, allow)) and not (ignore and _matches(f.path, ignore))
-        ]
-
-    with hold_lock(get_lock(ref.repo, download_dir), _label(ref.repo, ref.revision)):
-        result = download(
-            _label(ref.repo),
-            revision=ref.revision,
-            cache_dir=download_dir,
-            offline=env_offline(),
-            files=choose,
-        )
-    return result.path
-
-
 __all__ = [
     "DEFAULT_REVISION",
     "ModelScopeLayout",
     "ModelScopeTransport",
-    "cached_snapshot",
     "default_cache_dir",
+    "label",
     "local_listing",
-    "maybe_download_from_modelscope",
-    "open_modelscope_checkpoint",
+    "modelscope_ref",
     "repo_cache_dir",
     "require_modelscope",
     "snapshot_dir",

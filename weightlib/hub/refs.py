@@ -32,17 +32,8 @@ class ModelRef:
         return f"{scheme}{prefix}{self.repo}{at}"
 
 
-def parse_model_ref(
-    text: str, *, revision: str | None = None, source: str | None = None
-) -> ModelRef:
-    """Split `text` into hub, repo id, repo type and revision; malformed input is InvalidInputError.
-
-    `revision` (from `--revision`) must agree with an `@rev` suffix when both are given.
-    `source` (`hf`/`modelscope`) must agree with a `scheme://` prefix.
-    """
-    body = text.strip()
-    if revision is not None and not revision.strip():
-        raise InvalidInputError("--revision is empty: give a branch, tag or commit")
+def _split_scheme(text: str, body: str, source: str | None) -> tuple[str, str]:
+    """(hub, rest) from an optional `scheme://` prefix, which must agree with `source`."""
     ref_source = None
     if "://" in body:
         scheme, body = body.split("://", 1)
@@ -57,7 +48,13 @@ def parse_model_ref(
         raise InvalidInputError(
             f"{text}: the reference names {ref_source} but --source is {source}"
         )
-    final_source = ref_source or source or "hf"
+    return ref_source or source or "hf", body
+
+
+def _split_revision(text: str, body: str, revision: str | None) -> tuple[str, str | None]:
+    """(rest, revision) from an optional `@rev` suffix, which must agree with `--revision`."""
+    if revision is not None and not revision.strip():
+        raise InvalidInputError("--revision is empty: give a branch, tag or commit")
     ref_revision = None
     if "@" in body:
         body, ref_revision = body.rsplit("@", 1)
@@ -68,6 +65,14 @@ def parse_model_ref(
             f"{text}: revision {ref_revision!r} in the reference differs from "
             f"--revision {revision!r}"
         )
+    final = ref_revision or revision
+    if final is not None and unsafe_reason(final) is not None:
+        raise InvalidInputError(f"{final!r}: not a valid revision ({unsafe_reason(final)})")
+    return body, final
+
+
+def _split_repo(text: str, body: str, source: str) -> tuple[str, str]:
+    """(repo id, repo type) from `org/name`, `datasets/org/name` or `models/org/name`."""
     repo_type = "model"
     parts = body.strip("/").split("/")
     if len(parts) == 3 and parts[0] in ("datasets", "models"):
@@ -78,13 +83,22 @@ def parse_model_ref(
             f"{text[:120]}: not a repository id; expected org/name (or hf://org/name)"
         )
     repo = "/".join(parts)
-    if final_source == "hf" and (len(repo) > MAX_REPO_ID or "--" in repo):
+    if source == "hf" and (len(repo) > MAX_REPO_ID or "--" in repo):
         raise InvalidInputError(
             f"{text[:120]}: not a valid repository id (at most {MAX_REPO_ID} characters, no '--')"
         )
-    final_revision = ref_revision or revision
-    if final_revision is not None and unsafe_reason(final_revision) is not None:
-        raise InvalidInputError(
-            f"{final_revision!r}: not a valid revision ({unsafe_reason(final_revision)})"
-        )
+    return repo, repo_type
+
+
+def parse_model_ref(
+    text: str, *, revision: str | None = None, source: str | None = None
+) -> ModelRef:
+    """Split `text` into hub, repo id, repo type and revision; malformed input is InvalidInputError.
+
+    `revision` (from `--revision`) must agree with an `@rev` suffix when both are given.
+    `source` (`hf`/`modelscope`) must agree with a `scheme://` prefix.
+    """
+    final_source, body = _split_scheme(text, text.strip(), source)
+    body, final_revision = _split_revision(text, body, revision)
+    repo, repo_type = _split_repo(text, body, final_source)
     return ModelRef(final_source, repo, final_revision, repo_type)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from ..errors import InvalidInputError
 from .refs import SOURCES, ModelRef, parse_model_ref
@@ -110,8 +111,6 @@ ENDPOINT_VARIABLES = {HF: "HF_ENDPOINT", MODELSCOPE: "MODELSCOPE_ENDPOINT"}
 def check_endpoint_env(source: str, env: Mapping[str, str] | None = None) -> None:
     """Refuse (exit 2, at once) a hub endpoint variable that is not an http(s) URL with a host,
     instead of letting the client retry a request that can never be made."""
-    from urllib.parse import urlsplit
-
     variable = ENDPOINT_VARIABLES[source]
     value = (os.environ if env is None else env).get(variable, "").strip()
     if not value:
@@ -129,12 +128,17 @@ def check_endpoint_env(source: str, env: Mapping[str, str] | None = None) -> Non
 
 
 def env_offline(env: Mapping[str, str] | None = None) -> bool:
-    """True when the environment forbids network access (`WEIGHTLIB_OFFLINE`, `HF_HUB_OFFLINE`)."""
+    """True when the environment forbids network access: `WEIGHTLIB_OFFLINE`, or the hub
+    client's own rule (`HF_HUB_OFFLINE`, else `TRANSFORMERS_OFFLINE`), so weightlib and the
+    libraries of the server it prepares for never disagree about being offline."""
     environ = os.environ if env is None else env
-    return any(
-        environ.get(name, "").strip().lower() in _TRUE
-        for name in ("WEIGHTLIB_OFFLINE", "HF_HUB_OFFLINE")
-    )
+    client = environ.get("HF_HUB_OFFLINE") or environ.get("TRANSFORMERS_OFFLINE") or ""
+    return any(v.strip().lower() in _TRUE for v in (environ.get("WEIGHTLIB_OFFLINE", ""), client))
+
+
+def offline_requested(offline: bool | None = None) -> bool:
+    """The one offline decision: an explicit `offline` (`--offline`), else the environment."""
+    return env_offline() if offline is None else offline
 
 
 __all__ = [
@@ -147,6 +151,7 @@ __all__ = [
     "env_source",
     "has_scheme",
     "normalize_source",
+    "offline_requested",
     "resolve_model_ref",
     "select_source",
     "uses_modelscope",

@@ -1,1 +1,0 @@
-"""The `weightlib` command line: a thin Typer layer over the `weightlib` library."""

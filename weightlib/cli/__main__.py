@@ -1,0 +1,5 @@
+"""`python -m weightlib.cli` runs the CLI."""
+
+from .app import main
+
+main()

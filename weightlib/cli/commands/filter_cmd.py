@@ -1,0 +1,85 @@
+"""`weightlib filter MODEL`: the weight files a server would load, in load order."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
+from weightlib.shards import WeightSelection, require_weights
+
+from ..credentials import resolve_token
+from ..examples import Example, add_command
+from ..output import emit, print_line
+from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
+
+EXAMPLES = (
+    Example("Which shards would vLLM load, in order?", "weightlib filter ./Llama-3.1-8B"),
+    Example(
+        "Hash them; paths are relative to MODEL and NUL-separated:",
+        "cd ./model && weightlib filter . -0 | xargs -0 sha256sum",
+    ),
+    Example(
+        "What a hub repository would load, and why the rest is left out:",
+        "weightlib filter mistralai/Mistral-7B-Instruct-v0.3 --json",
+    ),
+)
+
+Null = Annotated[
+    bool, typer.Option("-0", "--null", help="Separate paths with NUL instead of newline.")
+]
+
+
+def selection_document(model: str, selection: WeightSelection) -> dict[str, Any]:
+    """The `--json` document of `weightlib filter`: the files and why others were left out."""
+    return {
+        "model": model,
+        "format": selection.format,
+        "files": selection.files,
+        "excluded": [{"file": e.file, "reason": e.reason} for e in selection.excluded],
+    }
+
+
+def print_paths(files: list[str], null: bool) -> None:
+    """One path per line, or each followed by NUL (`-0`, for `xargs -0`)."""
+    if null:
+        sys.stdout.write("".join(f"{f}\0" for f in files))
+    else:
+        for name in files:
+            print_line(name)
+
+
+def filter_command(
+    model: Model,
+    fmt: Format = "auto",
+    null: Null = False,
+    revision: Revision = None,
+    source: Source = None,
+    token: Token = None,
+    token_file: TokenFile = None,
+    as_json: Json = False,
+) -> None:
+    """List the weight files a server (vLLM, SGLang) would load, in natural order.
+
+    One path per line, relative to MODEL. Training artifacts, shards the index does not name,
+    other formats and subfolder weights are left out (--json says why). Exit 3 when there are no
+    weight files, 6 when the index names files that are missing.
+    """
+    hub_token = resolve_token(token, token_file)
+    checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
+    selection = select_checkpoint_weights(checkpoint, fmt)
+
+    def render(document: dict[str, Any]) -> None:
+        """Text: fail before printing any path, then the paths."""
+        require_weights(selection, model)
+        print_paths(document["files"], null)
+
+    emit(selection_document(model, selection), render)
+    require_weights(selection, model)  # --json: the document is out first, then exit 3 or 6
+
+
+def register(app: typer.Typer) -> None:
+    """Add `filter` to the app."""
+    add_command(app, "filter", filter_command, EXAMPLES)

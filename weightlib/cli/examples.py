@@ -1,0 +1,61 @@
+"""Worked examples registered beside each command: the end of its `--help`, and the man page.
+
+Each command module defines `EXAMPLES = (Example(caption, command_line), ...)` and registers
+itself with `add_command(app, name, function, EXAMPLES)`; the Typer command it builds carries them
+as `.examples`, which `manpage` reads too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+from typer.core import TyperCommand
+
+if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter  # Typer vendors click; these aren't public
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example: what it is for, and the command line (under 75 characters: 80 columns)."""
+
+    caption: str
+    command: str
+
+
+class ExamplesCommand(TyperCommand):
+    """A Typer command whose `--help` ends with an Examples block."""
+
+    examples: tuple[Example, ...] = ()
+
+    def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """Click's epilog, then each example: its caption, and the command line unwrapped."""
+        super().format_epilog(ctx, formatter)
+        if not self.examples:
+            return
+        with formatter.section("Examples"):
+            for example in self.examples:
+                formatter.write_text(example.caption)
+                formatter.write(" " * formatter.current_indent + f"  $ {example.command}\n")
+
+
+def add_command(
+    app: typer.Typer, name: str, function: Callable[..., Any], examples: Sequence[Example]
+) -> None:
+    """Register `function` as `weightlib NAME`, its `--help` ending with `examples`."""
+    shown = tuple(examples)
+
+    class Command(ExamplesCommand):
+        """`ExamplesCommand` carrying this command's examples."""
+
+        examples = shown
+
+    app.command(name, cls=Command)(function)
+
+
+def examples_of(command: object) -> tuple[Example, ...]:
+    """The examples a command was registered with (none for a plain Typer command)."""
+    return command.examples if isinstance(command, ExamplesCommand) else ()
