@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -242,22 +241,37 @@ class Run:
     stderr: str = ""
 
 
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+"""Runs the command as the child of a small fresh process: a child forked straight from a large
+one (a test worker that loaded torch) counts the parent's pages in its peak RSS until it execs."""
+
+
 def run_measured(
     argv: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, float, int, str, str]:
-    """Wall seconds, peak RSS (MB) of the child alone (wait4), exit code, stdout, stderr."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall seconds, peak RSS (MB) of the command alone (wait4), exit code, stdout, stderr."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as report,
+    ):
         started = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+        launcher = [sys.executable, "-S", "-c", _MEASURE, report.name, *argv]
+        subprocess.run(launcher, stdout=out, stderr=err, env=env, check=True)
         seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+        maxrss_kib, code = (int(v) for v in report.read().split())
         out.seek(0)
         err.seek(0)
         return (
             seconds,
-            usage.ru_maxrss / 1024,  # KiB on Linux
-            process.returncode,
+            maxrss_kib / 1024,  # KiB on Linux
+            code,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
         )

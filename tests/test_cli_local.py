@@ -41,6 +41,11 @@ def test_filter_json_lists_exclusions(run_cli: CliRunner, tmp_path: Path) -> Non
         "original/model.safetensors": "subfolder",
         "pytorch_model.bin": "other-format",
     }
+    assert document["support"] == [  # what download takes beside the weights, and why
+        {"file": "model.safetensors.index.json", "reason": "index of the safetensors shards"},
+        {"file": "config.json", "reason": "model config"},
+    ]
+    assert list(document) == ["model", "format", "files", "excluded", "support"]
 
 
 def test_filter_null_separated(run_cli: CliRunner, tmp_path: Path) -> None:

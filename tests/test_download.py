@@ -103,13 +103,16 @@ def test_json_contract_and_second_run_is_cached(
         "files",
         "downloaded_bytes",
         "seconds",
+        "removed",
     }
     assert doc["repo"] == "org/tiny" and doc["revision"] == "main"
+    assert doc["removed"] == []
     assert len(doc["commit"]) == 40 and doc["path"].endswith(doc["commit"])
     files = {f["path"]: f for f in doc["files"]}
     assert set(files) == INFERENCE_SET
     for name, entry in files.items():
-        assert set(entry) == {"path", "bytes", "sha256", "cached"}
+        assert set(entry) == {"path", "bytes", "sha256", "cached", "verified"}
+        assert entry["verified"] is True
         assert entry["bytes"] == (tiny_repo / name).stat().st_size
         assert entry["sha256"] == sha256_of(tiny_repo / name)
         assert entry["cached"] is False
@@ -335,12 +338,13 @@ def test_rich_progress_on_a_terminal(
 def test_real_minilm_checkpoint(
     run_cli: CliRunner, hf_hub: HubServer, hub_env: dict[str, str], minilm_dir: Path
 ) -> None:
-    """The real all-MiniLM-L6-v2 folder served as a repo: weights + root support files only."""
+    """The real all-MiniLM-L6-v2 folder served as a repo: weights, support files and the
+    sentence-transformers modules its `modules.json` names; no docs."""
     hf_hub.add_repo("sentence-transformers/all-MiniLM-L6-v2", minilm_dir)
     doc = run_json(run_cli, hub_env, "sentence-transformers/all-MiniLM-L6-v2")
     paths = {f["path"] for f in doc["files"]}
     assert "model.safetensors" in paths and "tokenizer.json" in paths and "vocab.txt" in paths
-    assert "README.md" not in paths and "1_Pooling/config.json" not in paths
+    assert "README.md" not in paths and "1_Pooling/config.json" in paths
     weights = next(f for f in doc["files"] if f["path"] == "model.safetensors")
     assert weights["sha256"] == sha256_of(minilm_dir / "model.safetensors")
     assert sha256_of(Path(doc["path"]) / "model.safetensors") == weights["sha256"]

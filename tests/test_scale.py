@@ -14,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.scale import Checkpoint, SparseHub, expert_regex, layout_for_size, write_moe_checkpoint
+from bench.scale import (
+    RSS_TARGET_MB,
+    Checkpoint,
+    SparseHub,
+    expert_regex,
+    layout_for_size,
+    run_measured,
+    write_moe_checkpoint,
+)
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB, run_with_fd_limit
+from tests.helpers import WEIGHTLIB, run_with_fd_limit, wait_for
 from weightlib.prefetch import plan_prefetch
 from weightlib.residency import PAGE_SIZE, evict, residency
 from weightlib.safetensors_header import read_safetensors_header
@@ -159,3 +167,31 @@ def test_prefetch_of_a_thousand_cold_shards_fits_a_low_descriptor_limit(
     doc = json.loads(result.stdout)
     assert doc["files"] == len(files) and doc["errors"] == []
     assert doc["resident_after_bytes"] >= 0.9 * doc["bytes"]
+
+
+def test_thousand_shard_remote_index_streams_and_stops_when_range_is_ignored(
+    moe_1000: Checkpoint, tmp_path: Path
+) -> None:
+    # a server that ignores Range sends each whole (1 GB, sparse) shard for a header read:
+    # the client keeps only the header block it asked for and drops the connection
+    hub = SparseHub(tmp_path / "hub", {"scale/moe-1000": moe_1000.folder})
+    try:
+        hub.set_faults(ignore_range=True, paths=["*.safetensors"])
+        env = hub.env(tmp_path / "home")
+        _, rss_mb, code, out, err = run_measured(
+            [WEIGHTLIB, "index", "scale/moe-1000", "--json"], env
+        )
+        assert code == 0, err
+        report = json.loads(out)
+        assert [s["file"] for s in report["shards"]] == moe_1000.shards
+        assert sum(s["tensors"] for s in report["shards"]) == moe_1000.layout.tensor_count
+        assert rss_mb < RSS_TARGET_MB, rss_mb
+
+        # every shard's whole body was offered and the client hung up after its header block
+        # (the hub logs each when its next write fails, which may come after the client exits)
+        def hung_up() -> int:
+            return sum(r.get("fault") == "client-gone" for r in hub.requests())
+
+        wait_for(lambda: hung_up() >= len(moe_1000.shards), timeout=60)
+    finally:
+        hub.stop()

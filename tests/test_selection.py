@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.layouts import write_index, write_safetensors, write_sharded
-from weightlib.errors import MissingShardsError, NotFoundError, NoWeightFilesError
+from weightlib.errors import IntegrityError, MissingShardsError, NotFoundError, NoWeightFilesError
+from weightlib.serving_files import support_files, support_reason
 from weightlib.shards import (
     discover_weight_files,
     filter_duplicate_safetensors_files,
     filter_files_not_needed_for_inference,
     local_serving_files,
     select_local_weight_files,
+    select_serving_files,
 )
 
 
@@ -25,9 +28,17 @@ def reasons(folder: Path, fmt: str = "auto") -> dict[str, str]:
 def test_minilm_selects_its_single_safetensors(minilm_dir: Path) -> None:
     assert discover_weight_files(minilm_dir) == [minilm_dir / "model.safetensors"]
     _, support = local_serving_files(minilm_dir)
-    names = {p.name for p in support}
-    assert {"config.json", "tokenizer.json", "vocab.txt", "special_tokens_map.json"} <= names
-    assert "README.md" not in names and all(p.parent == minilm_dir for p in support)
+    assert {p.relative_to(minilm_dir).as_posix() for p in support} == {
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+        "special_tokens_map.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "1_Pooling/config.json",  # named by modules.json: sentence-transformers reads it
+    }  # README.md and data_config.json (training data) are left out
 
 
 def test_sharded_checkpoint_in_index_order(tmp_path: Path) -> None:
@@ -124,3 +135,112 @@ def test_vllm_named_filters_keep_vllm_semantics(tmp_path: Path) -> None:
     assert filter_duplicate_safetensors_files(sts, str(tmp_path), index) == sts  # no index yet
     (tmp_path / index).write_text(json.dumps({"weight_map": {"w": "model-1.safetensors"}}))
     assert filter_duplicate_safetensors_files(sts, str(tmp_path), index) == sts[1:]
+
+
+# ---- support files (weightlib.serving_files) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("config.json", "model config"),
+        ("tokenizer.model.v7", "Mistral-format file"),
+        ("vocab.txt", "tokenizer file"),
+        ("qwen.tiktoken", "tokenizer file"),
+        ("spiece.model", "tokenizer file"),
+        ("additional_chat_templates/rag.jinja", "chat template"),
+        ("configuration_custom.py", "custom model code"),
+        ("hf_quant_config.json", "other root config"),
+        ("onnx/config.json", None),
+        ("original/params.json", None),
+        ("additional_chat_templates/deeper/x.jinja", None),
+        ("model.safetensors.index.json", None),
+        ("pytorch_model.bin.index.json", None),
+        ("trainer_state.json", None),
+        ("eval_results.json", None),
+        ("License.txt", None),
+        ("README.txt", None),
+        ("model.gguf", None),
+        ("logo.png", None),
+        (".hidden.json", None),
+    ],
+)
+def test_support_reason(path: str, reason: str | None) -> None:
+    assert support_reason(path) == reason
+
+
+def modules_json(*paths: object) -> bytes:
+    return json.dumps([{"path": p} for p in paths]).encode()
+
+
+def test_modules_json_is_read_through_the_callback_once() -> None:
+    paths = ["model.safetensors", "modules.json", "1_Pooling/config.json", "1_Pooling/notes.md"]
+    reads: list[str] = []
+
+    def read(name: str) -> bytes:
+        reads.append(name)
+        return modules_json("", "1_Pooling", "2_Normalize")
+
+    selection = select_serving_files(paths, "auto", read, "org/st")
+    assert reads == ["modules.json"]
+    assert [(s.file, s.reason) for s in selection.support] == [
+        ("1_Pooling/config.json", "sentence-transformers module 1_Pooling"),
+        ("modules.json", "sentence-transformers config"),
+    ]
+    assert select_serving_files(paths[:1], "auto", read, "org/st").support == []
+    assert reads == ["modules.json"]  # no modules.json listed: nothing read
+
+
+def test_module_weights_follow_the_chosen_format_else_any() -> None:
+    paths = [
+        "model.safetensors",
+        "pytorch_model.bin",
+        "modules.json",
+        *("2_Dense/config.json", "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin"),
+        *("3_Dense/config.json", "3_Dense/pytorch_model.bin", "3_Dense/training_args.bin"),
+    ]
+
+    def taken(fmt: str) -> set[str]:
+        selection = select_serving_files(
+            paths, fmt, lambda _: modules_json("2_Dense", "3_Dense"), "m"
+        )
+        return {s.file for s in selection.support if s.file.endswith((".bin", ".safetensors"))}
+
+    assert taken("auto") == {"2_Dense/model.safetensors", "3_Dense/pytorch_model.bin"}
+    assert taken("bin") == {"2_Dense/pytorch_model.bin", "3_Dense/pytorch_model.bin"}
+    excluded = select_serving_files(paths, "auto", lambda _: modules_json("2_Dense"), "m").excluded
+    assert "2_Dense/model.safetensors" not in {e.file for e in excluded}  # taken, not left out
+    assert {"2_Dense/pytorch_model.bin", "pytorch_model.bin"} <= {e.file for e in excluded}
+
+
+def test_the_chosen_index_comes_first(tmp_path: Path) -> None:
+    shards = write_sharded(tmp_path)
+    selection = select_serving_files(
+        [*shards, "model.safetensors.index.json", "config.json"],
+        "auto",
+        lambda name: (tmp_path / name).read_bytes(),
+        os.fspath(tmp_path),
+    )
+    assert selection.files == [*shards, "model.safetensors.index.json", "config.json"]
+    assert selection.support[0].reason == "index of the safetensors shards"
+
+
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"path": "1_Pooling"}', "not a list of modules"),
+        (b'["1_Pooling"]', "not a list of modules"),
+        (b'[{"name": "1"}]', "unsafe"),
+        (modules_json("../up"), "'..' segment"),
+        (modules_json("/abs"), "absolute path"),
+        (modules_json("C:x"), "drive letter"),
+        (modules_json("1_Pooling/"), "empty path segment"),
+    ],
+)
+def test_malformed_or_unsafe_modules_json_is_an_integrity_error(
+    document: bytes, needle: str
+) -> None:
+    with pytest.raises(IntegrityError, match=r"org/st/modules\.json") as caught:
+        support_files(["modules.json"], lambda _: document, source="org/st")
+    assert caught.value.exit_code == 6 and needle in str(caught.value)

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
+from .checkpoint.local import select_checkpoint_files
 from .diskspace import check_disk_space
 from .errors import InvalidInputError, NotFoundError, NoWeightFilesError
-from .natural_order import natural_sorted
 from .safepath import safe_join
 from .safetensors_header import (
     DTYPE_BITS,
@@ -44,7 +44,6 @@ from .shards import (
     BIN_INDEX,
     FORMAT_PATTERNS,
     SAFETENSORS_INDEX,
-    is_serving_support_file,
     require_weights,
 )
 from .torch_support import SAFETENSORS_TO_TORCH, import_torch
@@ -205,18 +204,12 @@ def _plan_shard(path: str, header: SafetensorsHeader, target: str | None) -> Pla
     return PlannedShard(path, prefix, tuple(planned))
 
 
-def _support_files(paths: Iterable[str]) -> list[str]:
-    """Small non-weight files a loader reads: at the root and in subfolders (pooling config)."""
-    chosen = []
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        if path in (SAFETENSORS_INDEX, BIN_INDEX) or any(
-            part.startswith(".") for part in path.split("/")
-        ):
-            continue
-        if is_serving_support_file(path) or ("/" in path and is_serving_support_file(name)):
-            chosen.append(path)
-    return natural_sorted(chosen)
+def _support_files(checkpoint: Checkpoint) -> list[str]:
+    """The support files `download` takes (`weightlib.serving_files`: config, tokenizer,
+    sentence-transformers modules with their small weights, …), copied as they are; the index
+    is left out (it is written last, retyped)."""
+    support = select_checkpoint_files(checkpoint, "safetensors").support
+    return [s.file for s in support if s.file not in (SAFETENSORS_INDEX, BIN_INDEX)]
 
 
 def plan_dummy_checkpoint(
@@ -246,7 +239,7 @@ def plan_dummy_checkpoint(
     shards = [
         _plan_shard(p, _read_header(checkpoint, p, sizes[p]), target) for p in selection.files
     ]
-    plan = DummyPlan(checkpoint.name, checkpoint, shards, _support_files(sizes), dtype=dtype)
+    plan = DummyPlan(checkpoint.name, checkpoint, shards, _support_files(checkpoint), dtype=dtype)
     if selection.index_file is not None:
         plan.index_file = selection.index_file
         original = checkpoint.read_file(selection.index_file)

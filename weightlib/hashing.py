@@ -7,11 +7,13 @@ ones. Every hash weightlib computes or compares goes through this module.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Protocol
 
 BLOCK = 8 * 1024 * 1024
 """Bytes per read while hashing: large enough that the syscall cost vanishes."""
+_GIT_BLOB_ID = re.compile(r"[0-9a-f]{40}")
 
 
 class ContentIds(Protocol):
@@ -42,6 +44,17 @@ def git_blob_sha1_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_git_blob_id(blob_id: str | None) -> bool:
+    """True for a git blob sha1 (40 lowercase hex), the only blob id a file can be checked by;
+    other servers' ids (a mirror's opaque ETag) only name the content."""
+    return blob_id is not None and _GIT_BLOB_ID.fullmatch(blob_id) is not None
+
+
+def can_verify(ids: ContentIds) -> bool:
+    """True when the listing names the content by a hash the bytes can be checked against."""
+    return bool(ids.sha256) or is_git_blob_id(ids.blob_id)
+
+
 def mismatch_reason(path: Path, ids: ContentIds, known_sha256: str | None = None) -> str | None:
     """Why `path` does not hold the content `ids` name; None when it does or nothing is named.
 
@@ -52,7 +65,7 @@ def mismatch_reason(path: Path, ids: ContentIds, known_sha256: str | None = None
         if actual != ids.sha256.lower():
             return f"sha256 {actual} != expected {ids.sha256}"
         return None
-    if ids.blob_id and len(ids.blob_id) == 40:
+    if ids.blob_id is not None and is_git_blob_id(ids.blob_id):
         blob = git_blob_sha1_file(path)
         if blob != ids.blob_id:
             return f"git blob sha1 {blob} != expected {ids.blob_id}"

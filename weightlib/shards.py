@@ -4,6 +4,7 @@ The rules follow vLLM's `weight_utils`: the first weight format with a match at 
 (`*.safetensors`, then `*.bin`), training artifacts are dropped, and when
 `model.safetensors.index.json` exists only the shards its `weight_map` names are kept. The same
 selection runs on a local folder and on a remote repository listing (relative POSIX paths).
+`select_serving_files` adds the support files beside the weights (`weightlib.serving_files`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInputError, MissingShardsError, NotFoundError, NoWeightFilesError
-from .index import read_index_file
+from .index import parse_index, read_index_file
 from .natural_order import natural_sort_key, natural_sorted
+from .serving_files import SupportFile, support_files
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
@@ -40,10 +42,6 @@ TRAINING_ARTIFACT_SUFFIXES = (
     "scaler.pt",
 )
 """Names (by suffix) that training leaves beside weights and no server loads."""
-
-SERVING_SUPPORT_SUFFIXES = (".json", ".txt", ".model", ".py", ".jinja", ".tiktoken", ".vocab")
-"""Root files with these suffixes are the small files a server reads besides weights:
-config, generation config, tokenizer files, chat templates, custom model code."""
 
 
 def filter_files_not_needed_for_inference(hf_weights_files: list[str]) -> list[str]:
@@ -155,9 +153,58 @@ def select_weight_files(
     return selection
 
 
-def is_serving_support_file(path: str) -> bool:
-    """True for the small root files a server reads besides weights (config, tokenizer, code)."""
-    return "/" not in path and path.endswith(SERVING_SUPPORT_SUFFIXES) and not _is_weight_name(path)
+@dataclass
+class ServingSelection:
+    """Everything a server reads from a checkpoint: the weights and the support files."""
+
+    weights: WeightSelection
+    support: list[SupportFile]
+    """The chosen format's index first (when there is one), then `support_files`' answer."""
+
+    @property
+    def files(self) -> list[str]:
+        """Weights in load order, then the support files."""
+        return [*self.weights.files, *(s.file for s in self.support)]
+
+    @property
+    def excluded(self) -> list[Exclusion]:
+        """The weight-looking files left out, but for those a module loads (e.g. `2_Dense/…`)."""
+        taken = {s.file for s in self.support}
+        return [e for e in self.weights.excluded if e.file not in taken]
+
+
+def _module_weights(fmt: str, chosen: str | None) -> Callable[[list[str]], list[str]]:
+    """The weights a sentence-transformers module folder loads: the chosen format, else any."""
+
+    def pick(names: list[str]) -> list[str]:
+        for candidate in (chosen or fmt, "auto"):
+            files = select_weight_files(names, candidate).files
+            if files:
+                return files
+        return []
+
+    return pick
+
+
+def select_serving_files(
+    paths: Iterable[str], fmt: str, read_file: Callable[[str], bytes], source: str
+) -> ServingSelection:
+    """The weights `select_weight_files` picks and the support files beside them, with reasons.
+
+    `read_file(name)` reads a small file of the listing (the index, `modules.json`); `source`
+    names the checkpoint in messages. Raises nothing on missing weights (see `require_weights`).
+    """
+    listed = list(paths)
+
+    def weight_map(name: str) -> dict[str, str]:
+        return parse_index(read_file(name), f"{source}/{name}").weight_map
+
+    weights = select_weight_files(listed, fmt, read_index=weight_map)
+    module_weights = _module_weights(fmt, weights.format)
+    support = support_files(listed, read_file, module_weights=module_weights, source=source)
+    if weights.index_file is not None:
+        support.insert(0, SupportFile(weights.index_file, f"index of the {weights.format} shards"))
+    return ServingSelection(weights, support)
 
 
 def list_local_files(folder: str | os.PathLike[str]) -> list[str]:
@@ -222,11 +269,14 @@ def discover_weight_files(folder: str | os.PathLike[str], fmt: str = "auto") -> 
 def local_serving_files(
     folder: str | os.PathLike[str], fmt: str = "auto"
 ) -> tuple[list[Path], list[Path]]:
-    """(weight files, support files) a server reads from `folder`: shards plus config/tokenizer."""
+    """(weight files, support files) a server reads from `folder`: shards, then their index,
+    config, tokenizer and the other files `weightlib.serving_files` names."""
     base = check_model_folder(folder)
-    weights = discover_weight_files(base, fmt)
-    support = natural_sorted(p for p in list_local_files(base) if is_serving_support_file(p))
-    return weights, [base / p for p in support]
+    serving = select_serving_files(
+        list_local_files(base), fmt, lambda name: (base / name).read_bytes(), os.fspath(folder)
+    )
+    weights = require_weights(serving.weights, os.fspath(folder))
+    return [base / f for f in weights.files], [base / s.file for s in serving.support]
 
 
 def checkpoint_size_bytes(files: Iterable[str | os.PathLike[str]]) -> int:
@@ -240,10 +290,11 @@ __all__ = [
     "FORMAT_INDEXES",
     "FORMAT_PATTERNS",
     "SAFETENSORS_INDEX",
-    "SERVING_SUPPORT_SUFFIXES",
     "TRAINING_ARTIFACT_SUFFIXES",
     "WEIGHT_FORMATS",
     "Exclusion",
+    "ServingSelection",
+    "SupportFile",
     "WeightSelection",
     "check_format",
     "check_model_folder",
@@ -251,7 +302,6 @@ __all__ = [
     "discover_weight_files",
     "filter_duplicate_safetensors_files",
     "filter_files_not_needed_for_inference",
-    "is_serving_support_file",
     "list_local_files",
     "local_serving_files",
     "natural_sort_key",
@@ -259,5 +309,6 @@ __all__ = [
     "read_weight_map",
     "require_weights",
     "select_local_weight_files",
+    "select_serving_files",
     "select_weight_files",
 ]

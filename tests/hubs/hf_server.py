@@ -57,6 +57,12 @@ counters and the seeded random faults restart with every change):
                                    #   CDN; `paths` defaults to all files, `status` to 302.
                                    #   The other origin is typically a second test hub serving
                                    #   the same folders (fixtures: `HubServer.redirect_to`)
+        # Mirrors and proxies that answer differently from the hub:
+        "info_needs_revision": 401,  # model info without /revision/{rev} → this status
+        "strip_info_metadata": true, # siblings carry only rfilename, whatever `blobs=true` says
+        "tree": "full",              # "missing": the tree endpoint answers 404
+        "head_405": ["*"],           # HEAD of a resolve URL of these files → 405 (GET works)
+        "no_etag": ["*.json"],       # resolve answers of these files carry no ETag/X-Linked-Etag
       }
     }
 
@@ -364,10 +370,15 @@ class Handler(HubHandler):
         repo = f"{parts[2]}/{parts[3]}"
         rest = parts[4:]
         spec = self._repo(repo_type, repo)
+        faults = self.faults_config
+        if not rest and faults.get("info_needs_revision"):
+            raise HubError(int(faults["info_needs_revision"]), None, "ask with /revision/{rev}")
         if not rest or rest[0] == "revision":
             revision = "/".join(rest[1:]) if rest else None
             document: Any = self._info(repo, spec, revision, query)
         elif rest[0] == "tree":
+            if faults.get("tree") == "missing":
+                raise HubError(404, None, "no tree listing on this server")
             document = self._tree(repo, spec, rest[1:], query)
         elif rest[0] == "refs":
             document = self._refs(repo, spec)
@@ -386,6 +397,7 @@ class Handler(HubHandler):
     ) -> dict[str, Any]:
         _, snap = self._resolve(repo, spec, revision)
         blobs = query.get("blobs", ["false"])[0] == "true"
+        blobs = blobs and not self.faults_config.get("strip_info_metadata")
         blob_ids = self.faults_config.get("blob_ids", {})
         return {
             "_id": hashlib.md5(repo.encode()).hexdigest()[:24],
@@ -457,9 +469,13 @@ class Handler(HubHandler):
             raise HubError(404, "EntryNotFound", f"{rel} does not exist", commit=commit)
         extra: dict[str, Any] = {"repo": repo, "file": rel}
         faults = self.faults_config
+        if self.command == "HEAD" and _matches(rel, faults.get("head_405", [])):
+            raise HubError(405, None, "HEAD is not allowed here", commit=commit, fault="head-405")
         etag = _blob_id_for(rel, faults.get("blob_ids", {}))
         headers = {"ETag": f'"{etag or entry.etag}"', "X-Repo-Commit": commit}
         linked = {"X-Linked-Size": str(entry.size), "X-Linked-Etag": f'"{etag or entry.sha256}"'}
+        if _matches(rel, faults.get("no_etag", [])):
+            del headers["ETag"], linked["X-Linked-Etag"]
         redirect = faults.get("redirect")
         if redirect and _matches(rel, redirect.get("paths", ["*"])):
             extra["fault"] = "redirect"

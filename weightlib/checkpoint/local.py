@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from ..index import parse_index
-from ..shards import WeightSelection, check_model_folder, list_local_files, select_weight_files
+from ..shards import (
+    ServingSelection,
+    WeightSelection,
+    check_model_folder,
+    list_local_files,
+    select_serving_files,
+    select_weight_files,
+)
 
 
 class Checkpoint(Protocol):
@@ -77,3 +84,12 @@ def select_checkpoint_weights(checkpoint: Checkpoint, fmt: str = "auto") -> Weig
             parse_index(checkpoint.read_file(name), f"{checkpoint.name}/{name}").weight_map
         ),
     )
+
+
+def select_checkpoint_files(checkpoint: Checkpoint, fmt: str = "auto") -> ServingSelection:
+    """The weights and the support files a server reads from any checkpoint, with reasons.
+
+    Small files that decide it (the index, `modules.json`) are read through the checkpoint: from
+    disk, or by HTTP range from a hub.
+    """
+    return select_serving_files(checkpoint.file_sizes(), fmt, checkpoint.read_file, checkpoint.name)

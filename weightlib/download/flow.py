@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..diskspace import check_disk_space
 from ..errors import ChecksumMismatchError, InvalidInputError, NotFoundError, ResourceError
-from ..hashing import mismatch_reason, sha256_file
+from ..hashing import can_verify, mismatch_reason, sha256_file
 from ..hub import get_transport
 from ..hub.base import Destination, RemoteFile, RepoListing, SnapshotLayout
 from ..hub.refs import ModelRef
@@ -28,6 +28,7 @@ from ..hub.source import offline_requested, resolve_model_ref
 from ..hub.transport import HubTransport
 from ..locks import PosixLock
 from ..shards import SAFETENSORS_INDEX
+from . import local_dir_record
 from .fetcher import FileFetcher, partial_size
 from .results import DownloadProgress, DownloadResult, FileResult
 from .selection import check_download_format, select_inference_files
@@ -94,11 +95,31 @@ class _Run:
             return o.files(self.listing, read_file)
         return select_inference_files(self.listing, o.fmt, o.include, o.exclude, read_file)
 
+    def prune(self, selected: Sequence[RemoteFile]) -> list[str]:
+        """In a `--local-dir`: the previous download's files this one does not have, removed
+        (listed only, on a dry run), and this download recorded. Elsewhere nothing."""
+        if self.options.local_dir is None:
+            return []
+        root = self.layout.root
+        stale = local_dir_record.stale_files(root, (f.path for f in selected))
+        if not self.options.dry_run:
+            local_dir_record.remove_files(root, stale)
+            local_dir_record.record(root, self.listing.commit, (f.path for f in selected))
+        return stale
+
     def result(
-        self, selected: Sequence[RemoteFile], cached: set[str], downloaded: int = 0
+        self,
+        selected: Sequence[RemoteFile],
+        cached: set[str],
+        downloaded: int = 0,
+        removed: Sequence[str] = (),
     ) -> DownloadResult:
         """The one place a DownloadResult is built (sha256 of small files hashed unless dry)."""
-        files = [FileResult(f.path, f.size, self._sha256(f), f.path in cached) for f in selected]
+        checked = self.options.verify
+        files = [
+            FileResult(f.path, f.size, self._sha256(f), f.path in cached, checked and can_verify(f))
+            for f in selected
+        ]
         listing = self.listing
         return DownloadResult(
             listing.repo,
@@ -110,6 +131,7 @@ class _Run:
             time.monotonic() - self.began,
             self.options.dry_run,
             self.ref.source,
+            list(removed),
         )
 
     def _sha256(self, file: RemoteFile) -> str | None:
@@ -194,11 +216,11 @@ def _already_complete(run: _Run) -> DownloadResult | None:
     present = {f.path for f in selected if layout.is_cached(f)}
     cached = run.keep_intact(selected, present, fatal=False)
     if run.options.dry_run:
-        return run.result(selected, cached)
+        return run.result(selected, cached, removed=run.prune(selected))
     if len(cached) < len(selected):
         return None
     layout.finish(listing)
-    return run.result(selected, cached)
+    return run.result(selected, cached, removed=run.prune(selected))
 
 
 def _fetch_under_lock(run: _Run, progress: DownloadProgress | None) -> DownloadResult:
@@ -228,8 +250,9 @@ def _fetch_under_lock(run: _Run, progress: DownloadProgress | None) -> DownloadR
             in_memory=run.in_memory,
         )
         _fetch_all(run, fetcher, to_fetch, progress)
+        removed = run.prune(selected)
     downloaded = fetcher.downloaded + sum(len(v) for v in run.in_memory.values())
-    return run.result(selected, cached, downloaded)
+    return run.result(selected, cached, downloaded, removed)
 
 
 def _fetch_all(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..hub.base import RemoteFile
@@ -17,6 +17,9 @@ class FileResult:
     bytes: int
     sha256: str | None
     cached: bool
+    verified: bool = True
+    """False when the server published no sha256 or git blob id to check the bytes against
+    (only the size was checked; `sha256` is then computed from the bytes on disk)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -24,6 +27,7 @@ class FileResult:
             "bytes": self.bytes,
             "sha256": self.sha256,
             "cached": self.cached,
+            "verified": self.verified,
         }
 
 
@@ -40,6 +44,14 @@ class DownloadResult:
     seconds: float = 0.0
     dry_run: bool = False
     source: str = "hf"
+    removed: list[str] = field(default_factory=list)
+    """Files of the previous download into this `--local-dir` that this one removed (on a
+    dry run: would remove), because the new inference set no longer has them."""
+
+    @property
+    def unverified(self) -> list[str]:
+        """Files whose content no published hash vouches for."""
+        return [f.path for f in self.files if not f.verified]
 
     @property
     def bytes_to_fetch(self) -> int:
@@ -54,6 +66,7 @@ class DownloadResult:
             "files": [f.to_json() for f in self.files],
             "downloaded_bytes": self.downloaded_bytes,
             "seconds": round(self.seconds, 3),
+            "removed": self.removed,
         }
         if self.dry_run:
             document["dry_run"] = True

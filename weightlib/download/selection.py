@@ -6,10 +6,9 @@ from collections.abc import Callable, Sequence
 
 from ..errors import InvalidInputError, MissingShardsError, NotFoundError, NoWeightFilesError
 from ..hub.base import RemoteFile, RepoListing
-from ..index import parse_index
 from ..natural_order import natural_sort_key
 from ..patterns import matches_any
-from ..shards import WEIGHT_FORMATS, is_serving_support_file, select_weight_files
+from ..shards import WEIGHT_FORMATS, select_serving_files
 
 DOWNLOAD_FORMATS = (*WEIGHT_FORMATS, "all")
 """`--format` values: a weight format, `auto`, or `all` (every file of the repository)."""
@@ -22,24 +21,17 @@ def check_download_format(fmt: str) -> None:
 
 
 def _weights_and_support(
-    listing: RepoListing, fmt: str, include: Sequence[str], read_index: Callable[[str], bytes]
+    listing: RepoListing, fmt: str, include: Sequence[str], read_file: Callable[[str], bytes]
 ) -> set[str]:
-    """The weight files `filter` picks, their index, and the support files beside them."""
-
-    def weight_map(name: str) -> dict[str, str]:
-        return parse_index(read_index(name), f"{listing.repo}/{name}").weight_map
-
-    paths = [f.path for f in listing.files]
-    selection = select_weight_files(paths, fmt, read_index=weight_map)
+    """The weight files `filter` picks and the support files `filter --json` lists beside them."""
+    serving = select_serving_files((f.path for f in listing.files), fmt, read_file, listing.repo)
+    selection = serving.weights
     if selection.missing:
         raise MissingShardsError(f"{listing.repo}/{selection.index_file}", selection.missing)
     if not selection.files and not include:
         wanted = "weight files" if selection.format is None else f"{selection.format} files"
         raise NoWeightFilesError(f"{listing.repo}: no {wanted} found in the repository")
-    chosen = set(selection.files) | {p for p in paths if is_serving_support_file(p)}
-    if selection.index_file:
-        chosen.add(selection.index_file)
-    return chosen
+    return set(serving.files)
 
 
 def select_inference_files(
@@ -49,7 +41,10 @@ def select_inference_files(
     exclude: Sequence[str] = (),
     read_index: Callable[[str], bytes] | None = None,
 ) -> list[RemoteFile]:
-    """The files a server needs from `listing`: support files plus the weights `filter` picks.
+    """The files a server needs from `listing`: the weights `filter` picks plus the support files
+    of `weightlib.serving_files` (config, tokenizer, chat templates, sentence-transformers
+    modules named by `modules.json`, …); `read_index(name)` reads the small files that decide
+    it (the index, `modules.json`).
 
     `--format all` takes every file; `include` globs add files, `exclude` globs remove them
     (matched on the path or the base name). Datasets default to every file. Raises
@@ -58,16 +53,16 @@ def select_inference_files(
     """
     check_download_format(fmt)
 
-    def index_bytes(name: str) -> bytes:
+    def small_file(name: str) -> bytes:
         if read_index is None:
-            raise NotFoundError(f"{listing.repo}/{name}: index not available")
+            raise NotFoundError(f"{listing.repo}/{name}: not available to the selection")
         return read_index(name)
 
     paths = [f.path for f in listing.files]
     if fmt == "all" or listing.repo_type == "dataset":
         chosen = set(paths)
     else:
-        chosen = _weights_and_support(listing, fmt, include, index_bytes)
+        chosen = _weights_and_support(listing, fmt, include, small_file)
     chosen |= {p for p in paths if matches_any(p, include, base_name=True)}
     chosen = {p for p in chosen if not matches_any(p, exclude, base_name=True)}
     return [listing.file(p) for p in sorted(chosen, key=natural_sort_key)]

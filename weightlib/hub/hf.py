@@ -17,8 +17,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
-from . import hf_cache, parallel
+from . import hf_cache, hf_metadata, parallel
 from .base import Destination, RemoteFile, RepoListing, SnapshotLayout
 from .hf_errors import httpx_module, hub_errors
 from .http import Body, HandOver, OpenBody
@@ -45,13 +46,18 @@ def _xet_available() -> bool:
     return bool(is_xet_available())
 
 
-def _remote_file(sibling: Any) -> RemoteFile:
-    """A listing entry from the client's `RepoSibling` (LFS sha256 as attribute or dict)."""
-    lfs = sibling.lfs
-    sha256 = getattr(lfs, "sha256", None) if lfs is not None else None
-    if sha256 is None and isinstance(lfs, dict):
-        sha256 = lfs.get("sha256")
-    return RemoteFile(sibling.rfilename, int(sibling.size or 0), sha256, sibling.blob_id)
+def _normalize_etag(etag: str | None) -> str | None:
+    """An ETag without its weak marker and quotes, as the client normalises it."""
+    return etag.removeprefix("W/").strip('"') if etag else None
+
+
+def _size_of_ranged_answer(status: int, headers: Mapping[str, str]) -> int | None:
+    """The whole file's size from a 0-byte ranged GET: `Content-Range` total, else length."""
+    total = headers.get("Content-Range", "").rpartition("/")[2]
+    if status == 206 and total.isdigit():
+        return int(total)
+    length = headers.get("Content-Length", "")
+    return int(length) if status == 200 and length.isdigit() else None
 
 
 class HfTransport(HubTransport):
@@ -74,31 +80,109 @@ class HfTransport(HubTransport):
 
     def url(self, listing: RepoListing, path: str) -> str:
         """The resolve URL of `path` at the listing's commit."""
+        return self._resolve_url(listing.repo, listing.repo_type, listing.commit, path)
+
+    def _resolve_url(self, repo: str, repo_type: str, commit: str, path: str) -> str:
         from huggingface_hub import hf_hub_url  # start-up
 
         url: str = hf_hub_url(
-            listing.repo,
-            path,
-            repo_type=listing.repo_type,
-            revision=listing.commit,
-            endpoint=self.endpoint,
+            repo, path, repo_type=repo_type, revision=commit, endpoint=self.endpoint
         )
         return url
 
     def list_repo(self, repo: str, revision: str | None, repo_type: str = "model") -> RepoListing:
+        """One `repo_info` at an explicit revision (`main` by default, as `snapshot_download`
+        asks: some mirrors answer only that form); what it lacks is filled by `_complete`."""
         from huggingface_hub import HfApi  # start-up
 
+        rev = revision or "main"
+        api = HfApi(endpoint=self.endpoint, token=self.token)
         with hub_errors(f"{repo}@{revision}" if revision else repo):
-            info = HfApi(endpoint=self.endpoint, token=self.token).repo_info(
+            info = api.repo_info(
                 repo,
-                revision=revision,
+                revision=rev,
                 repo_type=repo_type,
                 files_metadata=True,
                 timeout=float(os.environ.get("WEIGHTLIB_LIST_TIMEOUT", "30")),
             )
-        files = tuple(_remote_file(s) for s in getattr(info, "siblings", None) or [])
-        commit = getattr(info, "sha", None) or revision or "main"
-        return RepoListing(repo, revision or "main", commit, files, repo_type, HF)
+        commit = getattr(info, "sha", None) or rev
+        entries = [hf_metadata.from_sibling(s) for s in getattr(info, "siblings", None) or []]
+        if not all(e.complete for e in entries):
+            entries = self._complete(api, repo, repo_type, commit, entries)
+        hf_metadata.require_sizes(entries, f"{repo}@{rev}")
+        files = tuple(
+            RemoteFile(
+                e.path,
+                e.size or 0,
+                e.sha256,
+                e.blob_id or hf_metadata.unnamed_blob_id(commit, e.path),
+            )
+            for e in entries
+        )
+        return RepoListing(repo, rev, commit, files, repo_type, HF)
+
+    def _complete(
+        self, api: Any, repo: str, repo_type: str, commit: str, entries: list[hf_metadata.Entry]
+    ) -> list[hf_metadata.Entry]:
+        """Fill sizes and ids a server left out: the tree listing, then each file's metadata."""
+        try:
+            tree = list(
+                api.list_repo_tree(repo, revision=commit, repo_type=repo_type, recursive=True)
+            )
+        except Exception:  # no tree here (404, 5xx, a malformed answer): ask file by file
+            tree = []
+        entries = hf_metadata.fill_from_tree(entries, tree)
+
+        def head(path: str) -> tuple[int | None, str | None]:
+            url = self._resolve_url(repo, repo_type, commit, path)
+            return self._file_metadata(url, f"{repo}/{path}")
+
+        return hf_metadata.fill_from_heads(entries, head)
+
+    def _file_metadata(self, url: str, what: str) -> tuple[int | None, str | None]:
+        """(size, ETag) of one file as the client reads them (`HEAD`); a 0-byte ranged GET
+        where the server refuses HEAD (405)."""
+        from huggingface_hub import get_hf_file_metadata  # start-up
+        from huggingface_hub.errors import HfHubHTTPError
+
+        with hub_errors(what):
+            try:
+                meta = get_hf_file_metadata(
+                    url, token=self.token, timeout=_timeout(), endpoint=self.endpoint
+                )
+                return meta.size, meta.etag
+            except HfHubHTTPError as exc:
+                if exc.response is None or exc.response.status_code != 405:
+                    raise
+            return self._ranged_metadata(url)
+
+    def _ranged_metadata(self, url: str) -> tuple[int | None, str | None]:
+        """(size, ETag) from `GET Range: bytes=0-0`, redirects followed by hand (the token stays
+        on the first origin); the hub's own answer on a redirect carries X-Linked-* already."""
+        from huggingface_hub.utils._http import get_session, hf_raise_for_status  # start-up
+
+        headers = {**self._headers(), "Range": "bytes=0-0", "Accept-Encoding": "identity"}
+        first = parallel.origin(url)
+        for _ in range(parallel.MAX_REDIRECTS + 1):
+            session = get_session()
+            with session.stream(
+                "GET", url, headers=headers, timeout=_timeout(), follow_redirects=False
+            ) as response:
+                linked = response.headers.get("X-Linked-Size")
+                etag = response.headers.get("X-Linked-Etag") or response.headers.get("ETag")
+                if response.is_redirect and linked is None:
+                    url = urljoin(url, response.headers["Location"])
+                    if parallel.origin(url) != first:
+                        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                    continue
+                if response.status_code >= 400:
+                    response.read()
+                    hf_raise_for_status(response)
+                size = int(linked) if linked and linked.isdigit() else None
+                if size is None:
+                    size = _size_of_ranged_answer(response.status_code, response.headers)
+                return size, _normalize_etag(etag)
+        return None, None
 
     def open_body(self, listing: RepoListing, path: str) -> OpenBody:
         """`OpenBody` for `path`: a GET over the client's session, errors mapped."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..atomic import atomic_writer
 from ..errors import NotFoundError, RemoteError
-from ..hashing import mismatch_reason
+from ..hashing import can_verify, mismatch_reason
 from ..safepath import check_path_segment, safe_join
 from ..shards import list_local_files
 from .base import RemoteFile, RepoListing
@@ -227,7 +227,7 @@ class HfLocalDirLayout:
         final = self._final_path(file)
         if final.is_symlink() or not _size_ok(final, file.size):
             return False
-        if not (file.sha256 or (file.blob_id and len(file.blob_id) == 40)):
+        if not can_verify(file):
             return False  # nothing to prove the content with
         if mismatch_reason(final, file) is not None:
             return False

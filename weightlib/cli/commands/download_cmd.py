@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..console import OPTIONS, log
+from ..console import OPTIONS, log, warn
 from ..credentials import resolve_token
 from ..examples import Example, add_command
 from ..output import emit, format_bytes, print_line
@@ -125,11 +125,15 @@ def print_result(result: DownloadResult) -> None:
         for file in result.files:
             state = "cached" if file.cached else "fetch"
             print_line(f"{state:6}  {file.bytes:>14,}  {file.path}")
+        for path in result.removed:
+            print_line(f"{'remove':6}  {'':>14}  {path}")
         print_line(
             f"total {format_bytes(sum(f.bytes for f in result.files))} in {len(result.files)} "
             f"file(s); to fetch {format_bytes(result.bytes_to_fetch)}"
         )
     else:
+        if result.removed:
+            log(f"removed {len(result.removed)} file(s) of the previous download: no longer needed")
         fetched = sum(1 for f in result.files if not f.cached)
         log(
             f"{result.repo}@{result.commit[:12]}: {len(result.files)} file(s), {fetched} fetched "
@@ -190,7 +194,18 @@ def download_command(
         lock_timeout=lock_timeout,
         progress=None if dry_run else _progress(),
     )
+    if result.unverified and not (dry_run or no_verify):
+        warn(_unverified_line(result.unverified))
     emit(result, render=print_result)
+
+
+def _unverified_line(paths: list[str]) -> str:
+    """The one warning for files no published hash vouches for."""
+    shown = ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
+    return (
+        f"{len(paths)} file(s) not verified: the server publishes no sha256 or git blob id "
+        f"for them (size checked, sha256 computed; see --json): {shown}"
+    )
 
 
 def register(app: typer.Typer) -> None:

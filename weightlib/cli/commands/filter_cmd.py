@@ -1,4 +1,5 @@
-"""`weightlib filter MODEL`: the weight files a server would load, in load order."""
+"""`weightlib filter MODEL`: the weight files a server would load, in load order (and, with
+`--json`, the support files a download takes beside them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from weightlib.checkpoint import open_checkpoint, select_checkpoint_weights
-from weightlib.shards import WeightSelection, require_weights
+from weightlib.checkpoint import open_checkpoint
+from weightlib.checkpoint.local import select_checkpoint_files
+from weightlib.shards import ServingSelection, require_weights
 
 from ..credentials import resolve_token
 from ..examples import Example, add_command
@@ -32,13 +34,16 @@ Null = Annotated[
 ]
 
 
-def selection_document(model: str, selection: WeightSelection) -> dict[str, Any]:
-    """The `--json` document of `weightlib filter`: the files and why others were left out."""
+def selection_document(model: str, serving: ServingSelection) -> dict[str, Any]:
+    """The `--json` document of `weightlib filter`: the weight files, why other weight-looking
+    files were left out, and the support files a download takes beside them (and why)."""
+    selection = serving.weights
     return {
         "model": model,
         "format": selection.format,
         "files": selection.files,
-        "excluded": [{"file": e.file, "reason": e.reason} for e in selection.excluded],
+        "excluded": [{"file": e.file, "reason": e.reason} for e in serving.excluded],
+        "support": [{"file": s.file, "reason": s.reason} for s in serving.support],
     }
 
 
@@ -64,19 +69,23 @@ def filter_command(
     """List the weight files a server (vLLM, SGLang) would load, in natural order.
 
     One path per line, relative to MODEL. Training artifacts, shards the index does not name,
-    other formats and subfolder weights are left out (--json says why). Exit 3 when there are no
-    weight files, 6 when the index names files that are missing.
+    other formats and subfolder weights are left out (--json says why). --json also lists the
+    support files `download` takes beside the weights (config, tokenizer, chat templates, the
+    sentence-transformers modules modules.json names), each with why it is there. Exit 3 when
+    there are no weight files, 6 when the index names files that are missing or modules.json
+    names an unsafe path.
     """
     hub_token = resolve_token(token, token_file)
     checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
-    selection = select_checkpoint_weights(checkpoint, fmt)
+    serving = select_checkpoint_files(checkpoint, fmt)
+    selection = serving.weights
 
     def render(document: dict[str, Any]) -> None:
         """Text: fail before printing any path, then the paths."""
         require_weights(selection, model)
         print_paths(document["files"], null)
 
-    emit(selection_document(model, selection), render)
+    emit(selection_document(model, serving), render)
     require_weights(selection, model)  # --json: the document is out first, then exit 3 or 6
 
 
