@@ -4,8 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The vLLM release tests/test_vllm_parity.py checks weightlib against (its wheel, ~240 MB, is
+# fetched once into .cache/vllm; tests never touch the network).
+VLLM_VERSION ?= 0.34.0
+VLLM_CACHE := .cache/vllm
+VLLM_STAMP := $(VLLM_CACHE)/vllm-$(VLLM_VERSION).fetched
 
-.PHONY: install lint format test demo completions man bench clean
+.PHONY: install lint format test vllm-reference demo completions man bench clean
 
 install: $(STAMP)
 
@@ -26,7 +31,19 @@ format: install
 	$(BIN)/ruff check --fix weightlib tests bench
 	$(BIN)/ruff format weightlib tests bench
 
-test: lint
+# Offline, the download fails with a warning and the parity tests skip, naming this target.
+vllm-reference: $(VLLM_STAMP)
+
+$(VLLM_STAMP): | install
+	@mkdir -p $(VLLM_CACHE)
+	@if ls $(VLLM_CACHE)/vllm-$(VLLM_VERSION)-*.whl >/dev/null 2>&1 || \
+	    $(BIN)/pip download -q --no-deps --only-binary=:all: -d $(VLLM_CACHE) vllm==$(VLLM_VERSION); then \
+	    touch $@; \
+	else \
+	    echo "warning: could not download the vllm==$(VLLM_VERSION) wheel; tests/test_vllm_parity.py will skip" >&2; \
+	fi
+
+test: lint vllm-reference
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 completions: install

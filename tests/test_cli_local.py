@@ -62,6 +62,29 @@ def test_filter_format_bin(run_cli: CliRunner, tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ["pytorch_model-2.bin", "pytorch_model-10.bin"]
 
 
+def test_filter_auto_falls_back_to_pt(run_cli: CliRunner, tmp_path: Path) -> None:
+    for name in ("model-2.pt", "model-10.pt", "optimizer.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "config.json").write_text("{}")
+    result = run_cli("filter", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["model-2.pt", "model-10.pt"]
+    document = json.loads(run_cli("filter", tmp_path, "--json").stdout)
+    assert document["format"] == "pt"
+    assert document["excluded"] == [{"file": "optimizer.pt", "reason": "training-artifact"}]
+
+
+def test_broken_shard_symlink_exits_3_naming_it(run_cli: CliRunner, tmp_path: Path) -> None:
+    write_safetensors(tmp_path / "model-00001-of-00002.safetensors")
+    (tmp_path / "model-00002-of-00002.safetensors").symlink_to("../blobs/deleted")
+    (tmp_path / "README.md").symlink_to("../blobs/also-deleted")  # irrelevant
+    for command in ("filter", "index", "size"):
+        assert_error(
+            run_cli(command, tmp_path), 3, "model-00002-of-00002.safetensors", "broken symlink"
+        )
+    assert run_cli("filter", tmp_path, "--json").returncode == 3
+
+
 def test_index_minilm(run_cli: CliRunner, minilm_dir: Path) -> None:
     result = run_cli("index", minilm_dir, "--json")
     assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ against the test hub, each in a subprocess so HF_ENDPOINT is set before the clie
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,97 @@ print(json.dumps([snap, one, incomplete]))
 """
     out = run_py(code, {**env, "HF_HUB_OFFLINE": "1"})
     assert out == [doc["path"], f"{doc['path']}/config.json", True]
+
+
+def test_index_helper_raises_for_a_repository_that_does_not_exist(
+    hf_hub: HubServer, compat: Path, tmp_path: Path
+) -> None:
+    # vLLM: a missing index in an existing repo is silent; a missing repo raises
+    code = f"""
+import json
+from weightlib.download import download_safetensors_index_file_from_hf as get
+from weightlib.errors import NotFoundError
+get("org/compat", "no-such.index.json", {str(tmp_path / "c")!r})
+try:
+    get("org/does-not-exist", "model.safetensors.index.json", {str(tmp_path / "c")!r})
+except NotFoundError as exc:
+    print(json.dumps({{"raised": str(exc)}}))
+else:
+    print(json.dumps({{"raised": None}}))
+"""
+    doc = run_py(code, hf_hub.env(tmp_path / "home"))
+    assert isinstance(doc, dict) and doc["raised"] and "org/does-not-exist" in doc["raised"]
+
+
+def test_offline_constant_set_at_run_time_is_honoured(
+    hf_hub: HubServer, compat: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    code = f"""
+import json
+import huggingface_hub.constants
+from huggingface_hub.errors import LocalEntryNotFoundError
+from weightlib.download import download_weights_from_hf
+path = download_weights_from_hf("org/plain", {str(cache)!r}, ["*.safetensors"])
+huggingface_hub.constants.HF_HUB_OFFLINE = True  # as a server does after its own checks
+again = download_weights_from_hf("org/plain", {str(cache)!r}, ["*.safetensors"])
+try:
+    download_weights_from_hf("org/compat", {str(cache)!r}, ["*.safetensors"])
+except LocalEntryNotFoundError as exc:  # what vLLM's callers catch
+    missing = type(exc).__name__
+print(json.dumps({{"same": path == again, "missing": missing}}))
+"""
+    mark = hf_hub.mark()
+    doc = run_py(code, hf_hub.env(tmp_path / "home"))
+    assert doc == {"same": True, "missing": "NotCachedError"}
+    listings = [r for r in hf_hub.requests(mark) if r["path"].startswith("/api/")]
+    assert len(listings) == 1  # the first call only: offline afterwards, no request
+
+
+def test_safetensors_index_wins_wherever_its_pattern_stands(
+    hf_hub: HubServer, compat: Path, tmp_path: Path
+) -> None:
+    # vLLM 0.34: "*.safetensors" anywhere in allow_patterns + an index → the index's shards,
+    # even after a pattern that matches first ("*.bin" here)
+    cache = tmp_path / "cache"
+    code = f"""
+import json, os
+from weightlib.download import download_weights_from_hf
+path = download_weights_from_hf("org/compat", {str(cache)!r}, ["*.bin", "*.safetensors"])
+print(json.dumps(sorted(os.listdir(path))))
+"""
+    files = run_py(code, hf_hub.env(tmp_path / "home"))
+    assert files == [
+        "model-00001-of-00003.safetensors",
+        "model-00002-of-00003.safetensors",
+        "model-00003-of-00003.safetensors",
+        "model.safetensors.index.json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "final"), [(None, "1"), ("0", "0"), ("1", "1"), ("false", "false")]
+)
+def test_a_users_xet_setting_wins(value: str | None, final: str, tmp_path: Path) -> None:
+    code = """
+import json, os
+import huggingface_hub.constants as c
+from weightlib.download import enable_xet_high_performance
+enable_xet_high_performance()
+print(json.dumps([os.environ.get("HF_XET_HIGH_PERFORMANCE"), bool(c.HF_XET_HIGH_PERFORMANCE)]))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "HF_XET_HIGH_PERFORMANCE"}
+    if value is not None:
+        env["HF_XET_HIGH_PERFORMANCE"] = value
+    doc = run_py(code, env)
+    assert doc == [final, final == "1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "modelscope"),
+    [("1", True), ("true", True), (" TRUE ", True), ("yes", False), ("on", False), ("0", False)],
+)
+def test_vllm_use_modelscope_is_read_as_vllm_reads_it(value: str, modelscope: bool) -> None:
+    from weightlib.hub.source import env_source
+
+    assert (env_source({"VLLM_USE_MODELSCOPE": value}) == "modelscope") is modelscope

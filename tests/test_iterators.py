@@ -22,6 +22,7 @@ from weightlib import iterators
 from weightlib.dummy import build_safetensors_header
 from weightlib.errors import IntegrityError, InvalidInputError, MissingExtraError
 from weightlib.iterators import (
+    NumpyCacheError,
     UnsafeCheckpointError,
     extract_expert_id,
     fastsafetensors_weights_iterator,
@@ -109,6 +110,63 @@ def test_unknown_strategy_is_refused(shards: list[Path]) -> None:
         list(safetensors_weights_iterator(shards, False, safetensors_load_strategy="mmap"))
 
 
+def fake_machine(root: Path, meminfo: str, cgroup_files: dict[str, str]) -> Path:
+    """A /proc + /sys tree for `weightlib.memory.available_memory_bytes(root)`."""
+    (root / "proc/self").mkdir(parents=True)
+    (root / "proc/meminfo").write_text(meminfo)
+    (root / "proc/self/mounts").write_text("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n")
+    (root / "proc/self/cgroup").write_text("0::/job\n")
+    for rel, text in cgroup_files.items():
+        (root / "sys/fs/cgroup/job" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "sys/fs/cgroup/job" / rel).write_text(text)
+    return root
+
+
+# 8 MiB free, 1 GiB available: the rest of the memory is page cache the kernel can reclaim
+PAGE_CACHE_MACHINE = "MemTotal: 2097152 kB\nMemFree: 8192 kB\nMemAvailable: 1048576 kB\n"
+
+
+@pytest.mark.parametrize(
+    ("cgroup_files", "expected"),
+    [
+        ({}, "prefetch"),  # the checkpoint fits in MemAvailable
+        ({"memory.max": "max\n", "memory.current": "0\n"}, "prefetch"),
+        # a cgroup with 10 kB left: the checkpoint does not fit, whatever MemAvailable says
+        ({"memory.max": "1000000\n", "memory.current": "990000\n", "memory.stat": ""}, "lazy"),
+    ],
+)
+def test_auto_prefetch_counts_page_cache_as_available(
+    shards: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cgroup_files: dict[str, str],
+    expected: str,
+) -> None:
+    import functools
+
+    from weightlib import memory
+
+    root = fake_machine(tmp_path / "machine", PAGE_CACHE_MACHINE, cgroup_files)
+    total = sum(p.stat().st_size for p in shards)
+    assert 10_000 < total < 0.9 * 1024**3  # more than the cgroup has left, less than 90 % of 1 GiB
+    real_sysconf = os.sysconf
+    free_pages = {"SC_AVPHYS_PAGES": 1}  # one free page: free memory alone would not hold it
+
+    def sysconf(name: str | int) -> int:
+        return free_pages[name] if name in free_pages else real_sysconf(name)
+
+    monkeypatch.setattr(os, "sysconf", sysconf)
+    monkeypatch.setattr(iterators, "get_fs_type", lambda path: "nfs")
+    monkeypatch.setattr(
+        iterators, "available_memory_bytes", functools.partial(memory.available_memory_bytes, root)
+    )
+    assert iterators._choose_strategy([str(p) for p in shards]) == expected
+    warmed: list[str] = []
+    monkeypatch.setattr(iterators, "_warm_ranges", lambda path, ranges, stop: warmed.append(path))
+    assert_same(collect(safetensors_weights_iterator(shards, False)), reference(shards))
+    assert warmed == ([str(p) for p in shards] if expected == "prefetch" else [])
+
+
 def write_moe(path: Path) -> None:
     """Experts 0-3; expert 2 is stored as F6_E2M3, which no reader can decode: reading it fails."""
     specs = [("model.embed.weight", "F32", (4, 4))]
@@ -135,6 +193,30 @@ def test_expert_filter_skips_other_experts_before_reading(tmp_path: Path, strate
     )
     with pytest.raises(Exception, match="F6_E2M3"):  # unfiltered, the unreadable expert is read
         list(safetensors_weights_iterator([path], False, strategy))
+
+
+@pytest.mark.parametrize("strategy", ["lazy", "eager", "prefetch"])
+def test_expert_filter_keeps_scales_as_vllm_does(tmp_path: Path, strategy: str) -> None:
+    # vLLM's should_skip_weight: only `.weight` / `.weight_packed` of other experts are skipped
+    names = [
+        "model.layers.0.mlp.experts.w13_weight",  # fused: no expert id, never skipped
+        "model.layers.0.mlp.experts.1.up.weight",
+        "model.layers.0.mlp.experts.1.up.weight_scale",
+        "model.layers.0.mlp.experts.1.up.input_scale",
+        "model.layers.0.mlp.experts.1.down.weight_packed",
+        "model.layers.0.mlp.experts.2.up.weight",
+    ]
+    path = tmp_path / "moe.safetensors"
+    save_file({n: torch.zeros(2) for n in names}, str(path))
+    got = [n for n, _ in safetensors_weights_iterator([path], False, strategy, {2})]
+    assert sorted(got) == sorted(
+        [
+            "model.layers.0.mlp.experts.w13_weight",
+            "model.layers.0.mlp.experts.1.up.weight_scale",
+            "model.layers.0.mlp.experts.1.up.input_scale",
+            "model.layers.0.mlp.experts.2.up.weight",
+        ]
+    )
 
 
 def test_prefetch_ranges_leave_out_skipped_experts(tmp_path: Path) -> None:
@@ -222,13 +304,106 @@ def test_np_cache_dumps_once_under_the_lock(bin_files: list[Path], tmp_path: Pat
     assert_same(second, state_dict())
 
 
-def test_np_cache_file_names_cannot_escape(tmp_path: Path) -> None:
-    path = tmp_path / "pytorch_model.bin"
-    torch.save({"../../escape": torch.ones(2), "a/b": torch.zeros(1)}, path)
-    got = collect(np_cache_weights_iterator("m", tmp_path / "locks", tmp_path, [path], False))
-    assert set(got) == {"../../escape", "a/b"}
-    assert not (tmp_path.parent / "escape.npy").exists()
-    assert all(p.parent == tmp_path / "np" for p in (tmp_path / "np").rglob("*") if p.is_file())
+def test_np_cache_names_that_are_not_file_names_are_refused(tmp_path: Path) -> None:
+    for bad in ("../../escape", "a/b", "weight_names.json", "x" * 256):
+        path = tmp_path / "pytorch_model.bin"
+        torch.save({"fine": torch.zeros(1), bad: torch.ones(2)}, path)
+        with pytest.raises(NumpyCacheError, match="cannot be a file of the numpy cache"):
+            list(np_cache_weights_iterator("m", tmp_path / "locks", tmp_path, [path], False))
+        assert not (tmp_path.parent / "escape").exists()
+        assert sorted(p.name for p in (tmp_path / "np").iterdir()) == []  # nothing written
+
+
+def vllm_style_dump(np_folder: Path, state: dict[str, torch.Tensor]) -> None:
+    """vLLM 0.34.0's layout: np.save of `t.cpu().detach().numpy()` into np/<name>, then the
+    JSON list of names in np/weight_names.json."""
+    import json
+
+    import numpy as np
+
+    np_folder.mkdir(parents=True, exist_ok=True)
+    for name, tensor in state.items():
+        with open(np_folder / name, "wb") as handle:
+            np.save(handle, tensor.cpu().detach().numpy())
+    (np_folder / "weight_names.json").write_text(json.dumps(list(state)))
+
+
+def vllm_style_read(np_folder: Path) -> dict[str, torch.Tensor]:
+    """How vLLM 0.34.0 reads the folder back."""
+    import json
+
+    import numpy as np
+
+    out = {}
+    for name in json.loads((np_folder / "weight_names.json").read_text()):
+        with open(np_folder / name, "rb") as handle:
+            out[name] = torch.from_numpy(np.load(handle))
+    return out
+
+
+NUMPY_NATIVE = ("layers.0.w", "layers.1.w", "layers.2.w", "ids", "flag", "scalar")
+
+
+def test_np_cache_reads_the_folder_vllm_writes(tmp_path: Path) -> None:
+    state = {n: t for n, t in state_dict().items() if n in NUMPY_NATIVE}
+    vllm_style_dump(tmp_path / "np", state)
+    absent = [tmp_path / "pytorch_model.bin"]  # the cache is complete: the .bin is not read
+    got = collect(np_cache_weights_iterator("org/m", tmp_path / "locks", tmp_path, absent, False))
+    assert_same(got, state)
+    names = [n for n, _ in np_cache_weights_iterator("org/m", tmp_path / "locks", tmp_path, [])]
+    assert names == list(state)  # the order of weight_names.json
+
+
+def test_np_cache_writes_the_folder_vllm_reads(bin_files: list[Path], tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    folder = bin_files[0].parent
+    list(np_cache_weights_iterator("org/m", tmp_path / "locks", folder, bin_files, False))
+    np_folder = folder / "np"
+    names = json.loads((np_folder / "weight_names.json").read_text())
+    assert names == list(state_dict())  # a plain list of names, in load order
+    assert sorted(p.name for p in np_folder.iterdir()) == sorted([*names, "weight_names.json"])
+    native = {n: state_dict()[n] for n in NUMPY_NATIVE}
+    only_native = np_folder.parent / "native" / "np"  # the numpy dtypes, as vLLM would dump them
+    only_native.mkdir(parents=True)
+    for name in NUMPY_NATIVE:
+        (only_native / name).write_bytes((np_folder / name).read_bytes())
+    (only_native / "weight_names.json").write_text(json.dumps(list(NUMPY_NATIVE)))
+    assert_same(vllm_style_read(only_native), native)
+    # bf16 / fp8, which vLLM's own dump cannot store: vLLM refuses them loudly, never misreads
+    record = np.load(np_folder / "embed.weight", allow_pickle=False)
+    assert record.dtype.names == ("bfloat16",)
+    with pytest.raises(TypeError):
+        vllm_style_read(np_folder)
+
+
+def test_np_cache_other_layouts_are_a_clear_error(tmp_path: Path) -> None:
+    import json
+
+    np_folder = tmp_path / "np"
+    np_folder.mkdir()
+    names_file = np_folder / "weight_names.json"
+
+    def read() -> None:
+        list(np_cache_weights_iterator("m", tmp_path / "locks", tmp_path, []))
+
+    names_file.write_text(json.dumps([{"name": "w", "file": "w.npy", "dtype": "float32"}]))
+    with pytest.raises(NumpyCacheError, match=r"older weightlib.*delete .*np to rebuild"):
+        read()
+    for content, reason in [
+        ("{not json", "unreadable"),
+        ('{"w": 1}', "not a list"),
+        ('["../../etc/passwd"]', "cannot be a file"),
+        ('["w"]', "its file is missing"),
+    ]:
+        names_file.write_text(content)
+        with pytest.raises(NumpyCacheError, match=reason):
+            read()
+    (np_folder / "w").write_bytes(b"not numpy")
+    with pytest.raises(NumpyCacheError, match="not a numpy array file"):
+        read()
 
 
 def test_runai_streamer_on_cpu_matches_load_file(shards: list[Path]) -> None:
@@ -240,10 +415,12 @@ def test_runai_streamer_on_cpu_matches_load_file(shards: list[Path]) -> None:
 def test_runai_streamer_expert_filter(tmp_path: Path) -> None:
     pytest.importorskip("runai_model_streamer")
     path = tmp_path / "moe.safetensors"
-    specs = {f"m.experts.{e}.w": torch.full((2, 2), float(e)) for e in range(3)}
-    save_file({**specs, "m.gate": torch.ones(2)}, str(path))
+    specs = {f"m.experts.{e}.weight": torch.full((2, 2), float(e)) for e in range(3)}
+    save_file(
+        {**specs, "m.gate": torch.ones(2), "m.experts.0.input_scale": torch.ones(1)}, str(path)
+    )
     got = collect(runai_safetensors_weights_iterator([path], False, local_expert_ids={1}))
-    assert set(got) == {"m.experts.1.w", "m.gate"}
+    assert set(got) == {"m.experts.1.weight", "m.gate", "m.experts.0.input_scale"}
 
 
 def test_fastsafetensors_on_cpu_matches_load_file(shards: list[Path]) -> None:

@@ -129,6 +129,67 @@ def test_maybe_remap_kv_scale_name(caplog: pytest.LogCaptureFixture) -> None:
     assert "model.layers.9.self_attn.attn.k_scale" in caplog.text
 
 
+L0 = "model.layers.0"
+VLLM_REMAP_CASES = [
+    # (checkpoint name, the model's parameters, vLLM 0.34.0's answer)
+    (
+        f"{L0}.self_attn.attn.k_scale",
+        [f"{L0}.self_attn.attn.k_scale"],
+        f"{L0}.self_attn.attn.k_scale",
+    ),
+    (f"{L0}.self_attn.q_scale", [f"{L0}.self_attn.attn.q_scale"], f"{L0}.self_attn.attn.q_scale"),
+    (f"{L0}.self_attn.q_scale", [f"{L0}.self_attn.attn.k_scale"], None),
+    (
+        f"{L0}.self_attn.k_zero_point",
+        [f"{L0}.self_attn.attn.k_zero_point"],
+        f"{L0}.self_attn.attn.k_zero_point",
+    ),
+    (f"{L0}.self_attn.v_zero_point", [f"{L0}.self_attn.attn.k_zero_point"], None),
+    (
+        f"{L0}.self_attn.qkqkv_proj.v_scale",
+        [f"{L0}.self_attn.attn.v_scale"],
+        f"{L0}.self_attn.attn.v_scale",
+    ),
+    (
+        "backbone.layers.3.mixer.k_proj.k_scale",
+        ["backbone.layers.3.mixer.attn.k_scale"],
+        "backbone.layers.3.mixer.attn.k_scale",
+    ),
+    (
+        "backbone.layers.3.mixer.v_proj.k_scale",
+        ["backbone.layers.3.mixer.attn.k_scale"],
+        "backbone.layers.3.mixer.attn.k_scale",
+    ),
+    (
+        f"{L0}.self_attn.k_proj.k_scale",
+        [f"{L0}.self_attn.mla_attn.mla_attn.k_scale"],
+        f"{L0}.self_attn.mla_attn.mla_attn.k_scale",
+    ),
+    # with MLA only the ModelOpt rule changes: a fused-QKV scale still goes to .attn
+    (
+        f"{L0}.self_attn.qkv_proj.v_scale",
+        [f"{L0}.self_attn.mla_attn.mla_attn.v_scale", f"{L0}.self_attn.attn.v_scale"],
+        f"{L0}.self_attn.attn.v_scale",
+    ),
+    (f"{L0}.self_attn.q.scale", [f"{L0}.self_attn.attn.q_scale"], f"{L0}.self_attn.attn.q_scale"),
+    (
+        f"{L0}.self_attn.k_cache.scale",
+        [f"{L0}.self_attn.attn.k_scale"],
+        f"{L0}.self_attn.attn.k_scale",
+    ),
+    (f"{L0}.mlp.q.scale", [], f"{L0}.mlp.q.scale"),  # a candidate suffix that no pattern matches
+    # vLLM replaces every ".kv_scale", not only the suffix
+    ("a.kv_scale_b.kv_scale", ["a.attn.k_scale_b.attn.k_scale"], "a.attn.k_scale_b.attn.k_scale"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), VLLM_REMAP_CASES)
+def test_maybe_remap_kv_scale_name_follows_vllm_rules(
+    name: str, params: list[str], expected: str | None
+) -> None:
+    assert maybe_remap_kv_scale_name(name, dict.fromkeys(params, 0)) == expected
+
+
 def test_convert_bin_dedupes_shared_tensors_and_verifies(tmp_path: Path) -> None:
     embed = torch.randn(10, 4)
     base = torch.arange(20.0)

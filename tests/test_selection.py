@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.layouts import write_index, write_safetensors, write_sharded
+from weightlib.download.selection import select_inference_files
 from weightlib.errors import IntegrityError, MissingShardsError, NotFoundError, NoWeightFilesError
+from weightlib.hub.base import RemoteFile, RepoListing
 from weightlib.serving_files import support_files, support_reason
 from weightlib.shards import (
     discover_weight_files,
@@ -103,11 +105,63 @@ def test_subfolder_weights_are_not_candidates(tmp_path: Path) -> None:
     assert reasons(tmp_path) == {"original/model.safetensors": "subfolder"}
 
 
-def test_pt_format_is_explicit(tmp_path: Path) -> None:
+def test_auto_falls_back_to_pt_as_vllm_does(tmp_path: Path) -> None:
+    # vLLM's default loader, format auto: "*.safetensors", "*.bin", then its "*.pt" fallback.
+    for name in ("model-2.pt", "model-10.pt", "optimizer.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    selection = select_local_weight_files(tmp_path)
+    assert (selection.format, selection.files) == ("pt", ["model-2.pt", "model-10.pt"])
+    assert reasons(tmp_path) == {"optimizer.pt": "training-artifact"}
+    assert discover_weight_files(tmp_path) == [tmp_path / "model-2.pt", tmp_path / "model-10.pt"]
+    (tmp_path / "pytorch_model.bin").write_bytes(b"x")  # an earlier pattern wins
+    assert select_local_weight_files(tmp_path).files == ["pytorch_model.bin"]
+    assert select_local_weight_files(tmp_path, "pt").files == ["model-2.pt", "model-10.pt"]
+    assert select_local_weight_files(tmp_path, "bin").files == ["pytorch_model.bin"]
+
+
+def test_download_selection_falls_back_to_pt(tmp_path: Path) -> None:
+    listing = RepoListing(
+        "org/pt-only", "main", "0" * 40, (RemoteFile("model.pt", 1), RemoteFile("config.json", 2))
+    )
+    chosen = select_inference_files(listing, read_index=lambda name: b"{}")
+    assert [f.path for f in chosen] == ["config.json", "model.pt"]
+
+
+def test_the_first_matching_pattern_wins_even_with_artifacts_only(tmp_path: Path) -> None:
+    # vLLM globs "*.bin", finds training_args.bin, stops, filters it out: no weights at all.
+    (tmp_path / "training_args.bin").write_bytes(b"x")
     (tmp_path / "model.pt").write_bytes(b"x")
-    with pytest.raises(NoWeightFilesError):
+    assert select_local_weight_files(tmp_path).files == []
+    with pytest.raises(NoWeightFilesError, match=r"no weight files.*\*\.bin.*training_args\.bin"):
         discover_weight_files(tmp_path)
     assert select_local_weight_files(tmp_path, "pt").files == ["model.pt"]
+
+
+def test_a_broken_shard_symlink_without_index_is_named(tmp_path: Path) -> None:
+    write_safetensors(tmp_path / "model-00001-of-00002.safetensors")
+    (tmp_path / "model-00002-of-00002.safetensors").symlink_to(tmp_path / "gone")
+    for call in (select_local_weight_files, discover_weight_files, local_serving_files):
+        with pytest.raises(NotFoundError, match=r"broken symlink.*model-00002-of-00002"):
+            call(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "link", ["README.md", "original/model.safetensors", "training_args.bin", "model.pt.lock"]
+)
+def test_other_broken_symlinks_do_not_matter(tmp_path: Path, link: str) -> None:
+    write_safetensors(tmp_path / "model.safetensors")
+    (tmp_path / link).parent.mkdir(exist_ok=True)
+    (tmp_path / link).symlink_to(tmp_path / "gone")
+    assert discover_weight_files(tmp_path) == [tmp_path / "model.safetensors"]
+
+
+def test_a_broken_shard_symlink_named_by_the_index_is_a_missing_shard(tmp_path: Path) -> None:
+    shards = write_sharded(tmp_path)
+    (tmp_path / shards[-1]).unlink()
+    (tmp_path / shards[-1]).symlink_to(tmp_path / "gone")
+    (tmp_path / "consolidated.safetensors").symlink_to(tmp_path / "gone")  # not in the index
+    with pytest.raises(MissingShardsError, match=shards[-1]):
+        discover_weight_files(tmp_path)
 
 
 def test_index_naming_a_missing_shard(tmp_path: Path) -> None:
@@ -135,6 +189,20 @@ def test_vllm_named_filters_keep_vllm_semantics(tmp_path: Path) -> None:
     assert filter_duplicate_safetensors_files(sts, str(tmp_path), index) == sts  # no index yet
     (tmp_path / index).write_text(json.dumps({"weight_map": {"w": "model-1.safetensors"}}))
     assert filter_duplicate_safetensors_files(sts, str(tmp_path), index) == sts[1:]
+
+
+def test_filter_duplicate_safetensors_files_raises_for_a_missing_indexed_shard(
+    tmp_path: Path,
+) -> None:
+    # vLLM 0.34.0 raises FileNotFoundError when the index names a file the list lacks
+    index = "model.safetensors.index.json"
+    weight_map = {"a": "model-1.safetensors", "b": "model-2.safetensors"}
+    (tmp_path / index).write_text(json.dumps({"weight_map": weight_map}))
+    files = [str(tmp_path / n) for n in ("model-1.safetensors", "consolidated.safetensors")]
+    with pytest.raises(FileNotFoundError, match=r"1 weight file.*model-2\.safetensors"):
+        filter_duplicate_safetensors_files(files, str(tmp_path), index)
+    with pytest.raises(NotFoundError):
+        filter_duplicate_safetensors_files(files, str(tmp_path), index)
 
 
 # ---- support files (weightlib.serving_files) --------------------------------------------------

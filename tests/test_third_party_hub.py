@@ -157,8 +157,13 @@ def test_hf_client_gets_the_same_bytes_and_weightlib_reuses_its_cache(
     assert _resolve_gets(olah_repo.server, mark) == []
 
 
-def test_server_asked_for_nothing_but_loopback(olah_repo: OlahRepo) -> None:
-    """The guard around the server refused nothing, and it did serve this module's requests."""
+def test_server_asked_for_nothing_but_loopback(
+    run_cli: CliRunner, olah_repo: OlahRepo, olah_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Serving a whole download, the guard around the server refused nothing (this test makes
+    its own requests: under xdist the module's other tests may run in another worker)."""
+    env = {**olah_env, "HF_HUB_CACHE": str(tmp_path / "cache")}
+    assert run_cli("download", olah_repo.name, env=env).returncode == 0
     assert olah_repo.server.violations() == []
     served = [path for _, path, status in olah_repo.server.requests() if status < 400]
     assert any(f"/{olah_repo.name}/resolve/{olah_repo.commit}/" in path for path in served)

@@ -481,17 +481,58 @@ def dummy_init(
     )
 
 
-def initialize_single_dummy_weight(
-    param: torch.Tensor, low: float = -1e-3, high: float = 1e-3, seed: int = 1234
-) -> None:
-    """Fill a floating tensor in place with uniform(low, high) from a generator seeded with `seed`.
+DUMMY_RANGE = 1e-3
+"""Half-width of the uniform range dummy floats are drawn from (vLLM's default)."""
+DUMMY_FP8_RANGE = 1.0
+"""The same for floats under 16 bits: ±1e-3 would round to zero there."""
+DUMMY_E8M0_SCALE_BYTE = 120
+"""The byte an E8M0 scale is filled with (2**-7), as vLLM does: every value finite and small."""
 
-    Meta tensors and non-floating tensors are left alone; dtypes under 16 bits are filled in
-    fp16 and cast, as vLLM does.
+
+def _fill_bytes(torch: Any, param: torch.Tensor, seed: int, name: str) -> bool:
+    """vLLM's 8-bit cases: E8M0 scales get a fixed byte, int8/uint8 (and packed FP4) random
+    bytes from a generator seeded with `seed`. True when `param` was one of them."""
+    e8m0 = getattr(torch, "float8_e8m0fnu", None)
+    if param.dtype == e8m0 or (param.dtype == torch.uint8 and "scale" in name):
+        param.view(torch.uint8).fill_(DUMMY_E8M0_SCALE_BYTE)
+        return True
+    packed = tuple(d for d in (getattr(torch, "float4_e2m1fn_x2", None),) if d is not None)
+    if param.dtype not in (torch.uint8, torch.int8, *packed):
+        return False
+    generator = torch.Generator(device=param.device)
+    generator.manual_seed(seed)
+    if param.dtype == torch.int8:
+        param.random_(-128, 128, generator=generator)
+    else:
+        param.view(torch.uint8).random_(0, 256, generator=generator)
+    return True
+
+
+def initialize_single_dummy_weight(
+    param: torch.Tensor,
+    low: float | None = None,
+    high: float | None = None,
+    seed: int = 1234,
+    name: str = "",
+) -> None:
+    """Fill `param` in place with deterministic dummy values for its dtype, as vLLM 0.34 does.
+
+    Floats: uniform(low, high) from a generator seeded with `seed` (default ±1e-3, ±1 under
+    16 bits, drawn in fp16 and cast); int8/uint8 and packed FP4: seeded random bytes; E8M0
+    scales (or uint8 tensors whose `name` says scale): a fixed small exponent. A tensor with a
+    `dummy_weight_value` attribute is filled with it; meta and other integer tensors are left.
     """
     torch = import_torch("initialize_single_dummy_weight")
-    if param.device.type == "meta" or not torch.is_floating_point(param):
+    if param.device.type == "meta":
         return
+    if (value := getattr(param, "dummy_weight_value", None)) is not None:
+        param.fill_(value)
+        return
+    if _fill_bytes(torch, param, seed, name) or not torch.is_floating_point(param):
+        return
+    width = DUMMY_FP8_RANGE if torch.finfo(param.dtype).bits < 16 else DUMMY_RANGE
+    low = -width if low is None else low
+    high = width if high is None else high
     generator = torch.Generator(device=param.data.device)
     generator.manual_seed(seed)
     if torch.finfo(param.data.dtype).bits < 16:
@@ -517,5 +558,5 @@ def initialize_dummy_weights(
     """
     import_torch("initialize_dummy_weights")
     check_dummy_options(low, high, "keep")
-    for tensor in model.state_dict().values():
-        initialize_single_dummy_weight(tensor, low, high, seed)
+    for name, tensor in model.state_dict().items():
+        initialize_single_dummy_weight(tensor, low, high, seed, name)

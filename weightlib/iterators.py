@@ -9,7 +9,6 @@ terminal, and nothing otherwise.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import mmap
 import os
@@ -26,6 +25,7 @@ from .atomic import atomic_writer
 from .errors import IntegrityError, InvalidInputError
 from .fs import get_fs_type, is_network_fs
 from .locks import get_lock, hold_lock
+from .memory import available_memory_bytes
 from .natural_order import natural_sort_key
 from .safetensors_header import read_safetensors_header
 from .torch_support import import_optional, import_torch, torch_dtype
@@ -56,11 +56,19 @@ def extract_expert_id(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_EXPERT_WEIGHT_SUFFIXES = (".weight", ".weight_packed")
+"""vLLM's `should_skip_weight` skips only these tensors of other experts; their scales and
+other tensors are always yielded."""
+
+
 def _wanted(name: str, local_expert_ids: Collection[int] | None) -> bool:
+    """False for a weight of an expert that is not local (vLLM's `should_skip_weight`)."""
     if local_expert_ids is None:
         return True
     expert = extract_expert_id(name)
-    return expert is None or expert in local_expert_ids
+    if expert is None or not name.endswith(_EXPERT_WEIGHT_SUFFIXES):
+        return True
+    return expert in local_expert_ids
 
 
 @contextlib.contextmanager
@@ -132,11 +140,14 @@ def _wanted_ranges(path: str, local_expert_ids: Collection[int] | None) -> list[
 
 
 def _choose_strategy(files: list[str]) -> str:
-    """vLLM's auto choice: prefetch on network filesystems when the set fits in RAM, else lazy."""
+    """vLLM's auto choice: prefetch on network filesystems when the set fits in 90 % of the
+    available memory, else lazy. Available memory is `weightlib.memory.available_memory_bytes`
+    (MemAvailable, lowered by cgroup limits), the figure of the CLI's memory guard: page cache
+    that can be reclaimed counts as available, as in vLLM's `get_available_memory`."""
     if not files or not is_network_fs(get_fs_type(files[0])):
         return "lazy"
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        available = available_memory_bytes()
     except (OSError, ValueError):
         return "lazy"
     total = sum(os.path.getsize(f) for f in files)
@@ -154,8 +165,9 @@ def safetensors_weights_iterator(
     Strategies: "lazy" (mmap through `safe_open`, pages faulted on access), "eager" (plain
     `pread` of each tensor into its own buffer), "prefetch" (a background thread reads the next
     files ahead so they are in the page cache, then lazy), None (prefetch on a network filesystem
-    when the files fit in memory, else lazy). With `local_expert_ids`, tensors of other experts
-    (`….experts.N.…`) are skipped before any of their bytes are read.
+    when the files fit in memory, else lazy). With `local_expert_ids`, the weights of other
+    experts (`….experts.N.….weight` or `.weight_packed`, as vLLM's `should_skip_weight`; their
+    scales are kept) are skipped before any of their bytes are read.
     """
     if safetensors_load_strategy not in SAFETENSORS_LOAD_STRATEGIES:
         raise InvalidInputError(
@@ -316,14 +328,126 @@ def multi_thread_pt_weights_iterator(
 
 _INT_OF_WIDTH = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
+NP_CACHE_NAMES_FILE = "weight_names.json"
+"""vLLM's completion marker of `hf_folder/np`: a JSON list of tensor names, written last."""
 
 
-def _npy_name(name: str) -> str:
-    """A file name for a tensor: the name itself when harmless, else a hash (no path traversal)."""
-    if _SAFE_NAME.fullmatch(name) and name not in ("weight_names.json",):
-        return name + ".npy"
-    return hashlib.sha256(name.encode()).hexdigest() + ".npy"
+class NumpyCacheError(IntegrityError):
+    """A numpy cache folder (`np/`) not in vLLM's layout, or a tensor name that cannot be one of
+    its files (exit 6)."""
+
+
+def _check_cache_name(name: object, where: str) -> str:
+    """`name` if it can be one file in `np/` (vLLM stores each tensor as `np/<name>`)."""
+    try:
+        size = len(name.encode("utf-8", "surrogateescape")) if isinstance(name, str) else 0
+    except UnicodeError:
+        size = 0
+    if (
+        not isinstance(name, str)
+        or name in (".", "..", NP_CACHE_NAMES_FILE)
+        or "/" in name
+        or "\0" in name
+        or not 0 < size <= 255
+    ):
+        raise NumpyCacheError(
+            f"{where}: tensor name {name!r} cannot be a file of the numpy cache (vLLM's layout "
+            "stores each tensor as np/<name>): use pt_weights_iterator for this checkpoint"
+        )
+    return name
+
+
+def _to_numpy(tensor: torch.Tensor) -> Any:
+    """The array vLLM saves (`tensor.cpu().detach().numpy()`); for dtypes numpy lacks (bf16,
+    fp8 …) the same bytes as a one-field record named after the torch dtype."""
+    import numpy as np  # the torch extra: loaded only for this iterator
+
+    torch_mod = import_torch("np_cache_weights_iterator")
+    data = tensor.detach().cpu().contiguous()
+    try:
+        return data.numpy()
+    except TypeError:
+        pass
+    dtype_name = str(data.dtype).removeprefix("torch.")
+    if data.element_size() not in _INT_OF_WIDTH:
+        raise NumpyCacheError(f"np_cache_weights_iterator: cannot store {dtype_name} tensors")
+    raw = data.view(getattr(torch_mod, _INT_OF_WIDTH[data.element_size()])).numpy()
+    return raw.view(np.dtype([(dtype_name, raw.dtype)]))
+
+
+def _from_numpy(array: Any, where: str) -> torch.Tensor:
+    """The tensor of a cached array: plain arrays as vLLM reads them, records as `_to_numpy`
+    wrote them."""
+    torch_mod = import_torch("np_cache_weights_iterator")
+    fields = array.dtype.names
+    if fields is None:
+        try:
+            plain: torch.Tensor = torch_mod.from_numpy(array)
+        except TypeError:
+            raise NumpyCacheError(f"{where}: holds a numpy {array.dtype} array") from None
+        return plain
+    dtype = getattr(torch_mod, fields[0], None) if len(fields) == 1 else None
+    if not isinstance(dtype, torch_mod.dtype) or dtype.itemsize != array.dtype.itemsize:
+        raise NumpyCacheError(f"{where}: holds a numpy record array {array.dtype}")
+    result: torch.Tensor = torch_mod.from_numpy(array.view(array.dtype[0])).view(dtype)
+    return result
+
+
+def _dump_np_cache(files: list[str], np_folder: str, use_tqdm_on_load: bool) -> None:
+    """vLLM's dump: each tensor as `np/<name>` (`np.save`), then the list of names."""
+    import numpy as np  # the torch extra: loaded only for this iterator
+
+    names: list[str] = []
+    with _progress(len(files), "Dumping pt checkpoint to numpy", use_tqdm_on_load) as step:
+        for path in files:
+            state = torch_load_weights(path)
+            for name in state:
+                _check_cache_name(name, path)
+            for name, tensor in state.items():
+                with atomic_writer(os.path.join(np_folder, name), "wb") as handle:
+                    np.save(handle, _to_numpy(tensor), allow_pickle=False)
+                names.append(name)
+            del state
+            step()
+    with atomic_writer(os.path.join(np_folder, NP_CACHE_NAMES_FILE), "w") as handle:
+        json.dump(names, handle)
+
+
+def _read_np_cache_names(np_folder: str) -> list[str]:
+    """The names of vLLM's `weight_names.json`; `NumpyCacheError` for any other layout."""
+    names_file = os.path.join(np_folder, NP_CACHE_NAMES_FILE)
+    rebuild = f"delete {np_folder} to rebuild the cache"
+    try:
+        with open(names_file, encoding="utf-8") as handle:
+            names = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise NumpyCacheError(f"{names_file}: unreadable ({exc}); {rebuild}") from None
+    if not isinstance(names, list):
+        raise NumpyCacheError(f"{names_file}: not a list of tensor names; {rebuild}")
+    if any(isinstance(n, dict) for n in names):
+        raise NumpyCacheError(
+            f"{names_file}: written by an older weightlib (objects, not vLLM's list of names), "
+            f"which vLLM cannot read; {rebuild}"
+        )
+    return [_check_cache_name(n, names_file) for n in names]
+
+
+def _load_cached(np_folder: str, name: str) -> torch.Tensor:
+    import numpy as np  # the torch extra: loaded only for this iterator
+
+    path = os.path.join(np_folder, name)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise NumpyCacheError(
+            f"{np_folder}: {name!r} is in {NP_CACHE_NAMES_FILE} but its file is missing; "
+            f"delete {np_folder} to rebuild the cache"
+        ) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise NumpyCacheError(f"{path}: not a numpy array file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise NumpyCacheError(f"{path}: not a numpy array file (an .npz archive)")
+    return _from_numpy(array, path)
 
 
 def np_cache_weights_iterator(
@@ -336,46 +460,25 @@ def np_cache_weights_iterator(
 ) -> WeightIterator:
     """Yield tensors from a numpy cache in `hf_folder/np`, dumping the `.bin` files into it once.
 
-    The dump runs under `weightlib.locks.get_lock(model, cache_dir)` so concurrent processes do it
-    once; every `.npy` is written atomically and `weight_names.json` (the completion marker) last.
+    The folder is vLLM's layout, so either writes what the other reads: each tensor saved by
+    `np.save` as `np/<tensor name>` (no suffix), then `np/weight_names.json`, the list of names
+    in load order and the completion marker. The dump runs under
+    `weightlib.locks.get_lock(model, cache_dir)`, so concurrent processes (vLLM's included) do it
+    once. Deliberate differences: every file is written atomically; a tensor name that is not a
+    plain file name (`/`, `..`, too long) raises `NumpyCacheError` instead of writing outside
+    the folder; dtypes numpy lacks (bf16, fp8, which vLLM's dump cannot store) are saved as a
+    one-field record named after the dtype, which weightlib reads back and vLLM refuses with a
+    TypeError rather than misreading. Another layout in `np/` raises `NumpyCacheError`.
     """
-    import numpy as np  # the torch extra: loaded only for this iterator
-
-    torch = import_torch("np_cache_weights_iterator")
     files = _sorted_files(hf_weights_files)
     np_folder = os.path.join(os.fspath(hf_folder), "np")
     os.makedirs(np_folder, exist_ok=True)
-    names_file = os.path.join(np_folder, "weight_names.json")
     lock = get_lock(model_name_or_path, cache_dir, lock_timeout)
     with hold_lock(lock, model_name_or_path):
-        if not os.path.exists(names_file):
-            entries = []
-            with _progress(len(files), "Dumping pt checkpoint to numpy", use_tqdm_on_load) as step:
-                for path in files:
-                    for name, tensor in torch_load_weights(path).items():
-                        array_dtype = str(tensor.dtype).removeprefix("torch.")
-                        data = tensor.detach().cpu().contiguous()
-                        try:
-                            array = data.numpy()
-                        except TypeError:  # bf16, fp8 …: stored as integers of the same width
-                            same_width = _INT_OF_WIDTH[data.element_size()]
-                            array = data.view(getattr(torch, same_width)).numpy()
-                        file_name = _npy_name(name)
-                        with atomic_writer(os.path.join(np_folder, file_name), "wb") as handle:
-                            np.save(handle, array, allow_pickle=False)
-                        entries.append({"name": name, "file": file_name, "dtype": array_dtype})
-                    step()
-            with atomic_writer(names_file, "w", encoding="utf-8") as handle:
-                json.dump(entries, handle)
-    with open(names_file, encoding="utf-8") as handle:
-        entries = json.load(handle)
-    for entry in entries:
-        array = np.load(os.path.join(np_folder, entry["file"]), allow_pickle=False)
-        tensor = torch.from_numpy(array)
-        stored = str(tensor.dtype).removeprefix("torch.")
-        if entry.get("dtype", stored) != stored:
-            tensor = tensor.view(getattr(torch, entry["dtype"]))
-        yield entry["name"], tensor
+        if not os.path.exists(os.path.join(np_folder, NP_CACHE_NAMES_FILE)):
+            _dump_np_cache(files, np_folder, use_tqdm_on_load)
+    for name in _read_np_cache_names(np_folder):
+        yield name, _load_cached(np_folder, name)
 
 
 def _default_device() -> str:
@@ -485,7 +588,9 @@ def instanttensor_weights_iterator(
 
 
 __all__ = [
+    "NP_CACHE_NAMES_FILE",
     "SAFETENSORS_LOAD_STRATEGIES",
+    "NumpyCacheError",
     "UnsafeCheckpointError",
     "extract_expert_id",
     "fastsafetensors_weights_iterator",

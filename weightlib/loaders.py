@@ -118,39 +118,76 @@ def convert_pyslice_to_tensor(x: Any) -> torch.Tensor:
     return result
 
 
-_SCALE_PATTERNS = (
-    # ModelOpt: .self_attn.{k,v}_proj.{k,v}_scale → .self_attn.attn.{k,v}_scale
-    (re.compile(r"\.self_attn\.([kv])_proj\.([kv])_scale$"), r".self_attn.attn.\2_scale"),
-    # fused QKV: .self_attn.qkv_proj.{k,v}_scale → .self_attn.attn.{k,v}_scale
-    (re.compile(r"\.self_attn\.qkv_proj\.([kv])_scale$"), r".self_attn.attn.\1_scale"),
-    # default: .{k,v}_scale → .attn.{k,v}_scale
-    (re.compile(r"\.([kv])_scale$"), r".attn.\1_scale"),
+_SCALE_SUFFIXES = (
+    ".k_scale",
+    ".v_scale",
+    ".q_scale",
+    ".k_zero_point",
+    ".v_zero_point",
+    ".q_zero_point",
+    ".q.scale",
+    ".k_cache.scale",
+    ".v_cache.scale",
 )
+"""Names ending so are candidates for `maybe_remap_kv_scale_name`'s patterns (vLLM's list)."""
+
+
+def _scale_patterns(attn: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """vLLM 0.34.0's patterns in order of precedence; `attn` is the module ModelOpt names map to."""
+    rules = (
+        # ModelOpt: .self_attn.{k,v}_proj.{k,v}_scale → .self_attn.<attn>.{k,v}_scale
+        (r"\.self_attn\.([kv])_proj\.([kv])_scale$", rf".self_attn.{attn}.\2_scale"),
+        # fused QKV: .self_attn.qkv_proj.{k,v}_scale → .self_attn.attn.{k,v}_scale
+        (r"\.self_attn\.qkv_proj\.([kv])_scale$", r".self_attn.attn.\1_scale"),
+        # Qwen3 MoE: .self_attn.qkqkv_proj.{k,v}_scale → .self_attn.attn.{k,v}_scale
+        (r"\.self_attn\.qkqkv_proj\.([kv])_scale$", r".self_attn.attn.\1_scale"),
+        # NemotronH: .mixer.{k,v}_proj.{k,v}_scale → .mixer.attn.{k,v}_scale (the last letter wins)
+        (r"\.mixer\.[kv]_proj\.([kv])_scale$", r".mixer.attn.\1_scale"),
+        # HYV3: .self_attn.q.scale → .self_attn.attn.q_scale
+        (r"\.self_attn\.q\.scale$", r".self_attn.attn.q_scale"),
+        # HYV3: .self_attn.{k,v}_cache.scale → .self_attn.attn.{k,v}_scale
+        (r"\.self_attn\.([kv])_cache\.scale$", r".self_attn.attn.\1_scale"),
+        # default: .{q,k,v}_scale → .attn.{q,k,v}_scale, and the same for zero points
+        (r"\.([qkv])_scale$", r".attn.\1_scale"),
+        (r"\.([qkv])_zero_point$", r".attn.\1_zero_point"),
+    )
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in rules)
+
+
+_PLAIN_PATTERNS = _scale_patterns("attn")
+_MLA_PATTERNS = _scale_patterns("mla_attn.mla_attn")
 
 
 def maybe_remap_kv_scale_name(name: str, params_dict: Mapping[str, Any]) -> str | None:
-    """The model's parameter name for an FP8 k/v scale of the checkpoint, or `name` unchanged.
+    """The model's parameter name for a quantization scale or zero point of the checkpoint.
 
-    The deprecated `.kv_scale` maps to `.attn.k_scale`. Returns None (with a logged warning) when
-    the remapped name is not a parameter of the model, so the caller skips the tensor.
+    vLLM 0.34.0's rules, in its order: a name that already is a parameter is returned unchanged;
+    the deprecated `.kv_scale` maps to `.attn.k_scale`; then q/k/v scales and zero points are
+    mapped by the first matching pattern (ModelOpt, fused QKV, Qwen3 `qkqkv_proj`, NemotronH
+    `mixer`, HYV3 `q.scale`/`k_cache.scale`, default). ModelOpt names map to
+    `.self_attn.mla_attn.mla_attn.*` when a parameter name contains `mla_attn`. Returns None
+    (with a logged warning) when the remapped name is not a parameter, so the caller skips the
+    tensor; any other name comes back unchanged.
     """
+    if name in params_dict:
+        return name
     if name.endswith(".kv_scale"):
-        remapped = name[: -len(".kv_scale")] + ".attn.k_scale"
+        remapped = name.replace(".kv_scale", ".attn.k_scale")
         logger.warning("%s: deprecated kv_scale; loading it as %s", name, remapped)
         if remapped not in params_dict:
             logger.warning("%s: no parameter %s in the model; kv_scale not loaded", name, remapped)
             return None
         return remapped
-    if name.endswith((".k_scale", ".v_scale")):
-        for pattern, replacement in _SCALE_PATTERNS:
-            if pattern.search(name):
-                remapped = pattern.sub(replacement, name)
-                if remapped not in params_dict:
-                    logger.warning(
-                        "%s: no parameter %s in the model; scale not loaded", name, remapped
-                    )
-                    return None
-                return remapped
+    if not name.endswith(_SCALE_SUFFIXES):
+        return name
+    mla = any("mla_attn" in key for key in params_dict)
+    for pattern, replacement in _MLA_PATTERNS if mla else _PLAIN_PATTERNS:
+        if pattern.search(name):
+            remapped = pattern.sub(replacement, name)
+            if remapped not in params_dict:
+                logger.warning("%s: no parameter %s in the model; not loaded", name, remapped)
+                return None
+            return remapped
     return name
 
 

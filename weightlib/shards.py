@@ -1,7 +1,7 @@
 """Which weight files a server loads from a checkpoint, and in which order.
 
-The rules follow vLLM's `weight_utils`: the first weight format with a match at the root wins
-(`*.safetensors`, then `*.bin`), training artifacts are dropped, and when
+The rules follow vLLM's default loader: the first weight format with a match at the root wins
+(`*.safetensors`, then `*.bin`, then `*.pt`), training artifacts are dropped, and when
 `model.safetensors.index.json` exists only the shards its `weight_map` names are kept. The same
 selection runs on a local folder and on a remote repository listing (relative POSIX paths).
 `select_serving_files` adds the support files beside the weights (`weightlib.serving_files`).
@@ -29,8 +29,9 @@ FORMAT_INDEXES = {"safetensors": SAFETENSORS_INDEX, "bin": BIN_INDEX}
 FORMAT_PATTERNS: dict[str, str] = {"safetensors": "*.safetensors", "bin": "*.bin", "pt": "*.pt"}
 """The glob each weight format matches at the root of a checkpoint."""
 
-AUTO_FORMATS = ("safetensors", "bin")
-"""Formats tried in order for `fmt="auto"`."""
+AUTO_FORMATS = ("safetensors", "bin", "pt")
+"""Formats tried in order for `fmt="auto"`: vLLM's default loader's allow patterns for "auto"
+(`*.safetensors`, `*.bin`, then its `*.pt` fallback)."""
 
 WEIGHT_FORMATS = ("auto", *FORMAT_PATTERNS)
 
@@ -57,15 +58,23 @@ def read_weight_map(index_path: str | os.PathLike[str]) -> dict[str, str]:
 def filter_duplicate_safetensors_files(
     hf_weights_files: list[str], hf_folder: str, index_file: str
 ) -> list[str]:
-    """Keep only the safetensors files that `index_file` names (vLLM's semantics).
+    """Keep only the safetensors files that `index_file` names (vLLM 0.34.0's semantics).
 
     Drops e.g. Mistral's `consolidated.safetensors` beside the HF shards. When the index does
-    not exist the list is returned unchanged.
+    not exist the list is returned unchanged; when it names files that `hf_weights_files` lacks,
+    `NotFoundError` (a `FileNotFoundError`, as vLLM raises) names them.
     """
     index_path = os.path.join(hf_folder, index_file)
     if not os.path.isfile(index_path):
         return hf_weights_files
     named = {os.path.join(hf_folder, f) for f in read_weight_map(index_path).values()}
+    missing = natural_sorted(named - set(hf_weights_files))
+    if missing:
+        shown = ", ".join(os.path.basename(m) for m in missing[:5])
+        raise NotFoundError(
+            f"{index_path}: {len(missing)} weight file(s) named in the index are missing: "
+            f"{shown}{' …' if len(missing) > 5 else ''}"
+        )
     return [f for f in hf_weights_files if f in named]
 
 
@@ -124,7 +133,7 @@ def select_weight_files(
     chosen_files: list[str] = []
     for candidate in candidates:
         matched = [p for p in root if fnmatch.fnmatchcase(p, FORMAT_PATTERNS[candidate])]
-        if filter_files_not_needed_for_inference(matched):
+        if matched:  # vLLM stops at the first pattern with a match, training artifacts or not
             chosen, chosen_files = candidate, matched
             break
     excluded: list[Exclusion] = []
@@ -207,23 +216,52 @@ def select_serving_files(
     return ServingSelection(weights, support)
 
 
+def _broken_link(path: str) -> bool:
+    return os.path.islink(path) and not os.path.exists(path)
+
+
 def list_local_files(folder: str | os.PathLike[str]) -> list[str]:
     """Every regular file under `folder`, as relative POSIX paths.
 
     Symlinked files are followed (Hugging Face snapshots link to blobs) but symlinked directories
     are not entered, so a link loop cannot trap the walk. Hidden entries (`.git`, `.cache`) are
-    skipped; broken symlinks are not files and are left out.
+    skipped. A broken symlink is not a file; one at the root with a weight file's name
+    (`*.safetensors`, `*.bin`, `*.pt`, training artifacts aside) raises `NotFoundError` naming
+    it: vLLM's loader would take it as a shard, and leaving it out would make a partial model
+    look complete. Other broken symlinks (a README, a weight in a subfolder, a safetensors file
+    beside `model.safetensors.index.json`, which reports the shards it names as missing) are
+    left out.
     """
     base = Path(folder)
     found = []
+    broken = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel_dir = Path(dirpath).relative_to(base)
         for name in filenames:
-            if name.startswith(".") or not os.path.isfile(os.path.join(dirpath, name)):
+            path = os.path.join(dirpath, name)
+            if name.startswith("."):
                 continue
-            found.append((rel_dir / name).as_posix())
+            if os.path.isfile(path):
+                found.append((rel_dir / name).as_posix())
+            elif rel_dir == Path(".") and _is_weight_name(name) and _broken_link(path):
+                broken.append(name)
+    if SAFETENSORS_INDEX in found:  # the index decides: a named shard is reported missing
+        broken = [b for b in broken if not b.endswith(".safetensors")]
+    broken = filter_files_not_needed_for_inference(broken)
+    if broken:
+        _raise_broken(folder, broken)
     return found
+
+
+def _raise_broken(folder: str | os.PathLike[str], links: list[str]) -> None:
+    """Raise `NotFoundError` (exit 3) naming the broken weight links of `folder`."""
+    names = natural_sorted(links)
+    shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+    raise NotFoundError(
+        f"{os.fspath(folder)}: {len(names)} weight file(s) are broken symlinks (the file they "
+        f"point to is gone): {shown}; restore or re-download them, or remove the links"
+    )
 
 
 def check_model_folder(folder: str | os.PathLike[str]) -> Path:
@@ -251,9 +289,29 @@ def require_weights(selection: WeightSelection, model: str) -> WeightSelection:
     if selection.missing:
         raise MissingShardsError(f"{model}/{selection.index_file}", selection.missing)
     if not selection.files:
-        wanted = "weight files" if selection.format is None else f"{selection.format} files"
-        raise NoWeightFilesError(f"{model}: no {wanted} found")
+        why = _artifacts_only(selection)
+        fmt = selection.format
+        wanted = "weight files" if fmt is None or why else f"{fmt} files"
+        raise NoWeightFilesError(f"{model}: no {wanted} found{why}")
     return selection
+
+
+def _artifacts_only(selection: WeightSelection) -> str:
+    """Why a format that matched has no files: all were training artifacts (vLLM stops there)."""
+    pattern = FORMAT_PATTERNS.get(selection.format or "")
+    artifacts = [
+        e.file
+        for e in selection.excluded
+        if e.reason == "training-artifact"
+        and pattern is not None
+        and fnmatch.fnmatchcase(e.file, pattern)
+    ]
+    if not artifacts:
+        return ""
+    return (
+        f": the {pattern} files are training artifacts only ({', '.join(artifacts[:5])}), and "
+        "like vLLM's loader the selection does not try the next format"
+    )
 
 
 def discover_weight_files(folder: str | os.PathLike[str], fmt: str = "auto") -> list[Path]:

@@ -104,7 +104,7 @@ Format = Annotated[
     typer.Option(
         "--format",
         metavar="FORMAT",
-        help=f"Weight format: {', '.join(WEIGHT_FORMATS)} (auto: safetensors, else bin).",
+        help=f"Weight format: {', '.join(WEIGHT_FORMATS)} (auto: safetensors, else bin, else pt).",
     ),
 ]
 """The weights a server loads (filter, index, size)."""
@@ -115,7 +115,7 @@ DownloadFormat = Annotated[
         metavar="FORMAT",
         help=(
             "Weights to fetch: auto, safetensors, bin, pt, or all (every file of the repository). "
-            "auto: safetensors, else bin."
+            "auto: safetensors, else bin, else pt."
         ),
     ),
 ]

@@ -23,7 +23,11 @@ ENVIRONMENT_TABLE: tuple[tuple[str, str], ...] = (
     ("MODELSCOPE_CACHE", "Where ModelScope repositories are cached."),
     ("MODELSCOPE_ENDPOINT", "ModelScope hub URL, scheme included."),
     ("MODELSCOPE_API_TOKEN", "ModelScope access token for private repositories; never printed."),
-    ("VLLM_USE_MODELSCOPE", "1: repository ids without a scheme refer to ModelScope (as in vLLM)."),
+    (
+        "VLLM_USE_MODELSCOPE",
+        "1 or true: repository ids without a scheme refer to ModelScope; read exactly as vLLM "
+        "reads it (yes and on are off), so weightlib and the server agree on the hub.",
+    ),
     ("WEIGHTLIB_SOURCE", "Default hub for repository ids: hf (huggingface) or modelscope (ms)."),
     ("WEIGHTLIB_OFFLINE", "1: like HF_HUB_OFFLINE, for either hub."),
     ("WEIGHTLIB_RETRIES", "Retries per file after a transient failure (default 5)."),

@@ -7,11 +7,13 @@ from .flow import DownloadOptions, FileSelector, download, run_download
 from .results import DownloadProgress, DownloadResult, FileResult
 from .selection import DOWNLOAD_FORMATS, select_inference_files
 from .vllm import (
+    NotCachedError,
     download_safetensors_index_file_from_hf,
     download_weights_from_hf,
     enable_hf_transfer,
     enable_xet_high_performance,
     maybe_download_from_modelscope,
+    set_xet_high_performance,
 )
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "DownloadResult",
     "FileResult",
     "FileSelector",
+    "NotCachedError",
     "download",
     "download_safetensors_index_file_from_hf",
     "download_weights_from_hf",
@@ -29,4 +32,5 @@ __all__ = [
     "maybe_download_from_modelscope",
     "run_download",
     "select_inference_files",
+    "set_xet_high_performance",
 ]

@@ -29,6 +29,11 @@ _ALIASES = {
 }
 _SCHEME_PREFIXES = ("hf://", "huggingface://", "ms://", "modelscope://")
 _TRUE = ("1", "true", "yes", "on")
+VLLM_TRUE = ("1", "true")
+"""vLLM's reading of `VLLM_USE_MODELSCOPE` (0.34.0 `envs.py`): on when the stripped, lower-cased
+value is one of these; `yes` and `on` are off there, so they are off here too: weightlib and the
+server it prepares for must agree which hub a name refers to, or the server looks in the other
+cache."""
 
 
 def normalize_source(value: str | None, *, what: str = "--source") -> str | None:
@@ -44,12 +49,13 @@ def normalize_source(value: str | None, *, what: str = "--source") -> str | None
 
 
 def env_source(env: Mapping[str, str] | None = None) -> str | None:
-    """The hub the environment asks for: `WEIGHTLIB_SOURCE`, else `VLLM_USE_MODELSCOPE=1`."""
+    """The hub the environment asks for: `WEIGHTLIB_SOURCE`, else `VLLM_USE_MODELSCOPE` read as
+    vLLM reads it (`VLLM_TRUE`)."""
     environ = os.environ if env is None else env
     chosen = normalize_source(environ.get("WEIGHTLIB_SOURCE"), what="WEIGHTLIB_SOURCE")
     if chosen is not None:
         return chosen
-    if environ.get("VLLM_USE_MODELSCOPE", "").strip().lower() in _TRUE:
+    if environ.get("VLLM_USE_MODELSCOPE", "").strip().lower() in VLLM_TRUE:
         return MODELSCOPE
     return None
 

@@ -169,11 +169,11 @@ def download_command(
     The last line of stdout is the local folder: MODEL_DIR=$(weightlib download org/name).
     """
     # start-up: weightlib.download (hub clients, hashing, thread pools) costs ~40 ms
-    from weightlib.download import download, enable_xet_high_performance
+    from weightlib.download import download, set_xet_high_performance
 
     hub_token = resolve_token(token, token_file)
     if high_performance:
-        enable_xet_high_performance()
+        set_xet_high_performance()
         if OPTIONS.verbose:
             log("high performance: HF_XET_HIGH_PERFORMANCE=1")
     result = download(

@@ -73,7 +73,8 @@ def filter_command(
     support files `download` takes beside the weights (config, tokenizer, chat templates, the
     sentence-transformers modules modules.json names), each with why it is there. Exit 3 when
     there are no weight files, 6 when the index names files that are missing or modules.json
-    names an unsafe path.
+    names an unsafe path. Beside HF shards, Mistral's consolidated*.safetensors is left out
+    (every server loads the shards), where vLLM's default loader would pick consolidated*.
     """
     hub_token = resolve_token(token, token_file)
     checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
