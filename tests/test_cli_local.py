@@ -45,7 +45,8 @@ def test_filter_json_lists_exclusions(run_cli: CliRunner, tmp_path: Path) -> Non
         {"file": "model.safetensors.index.json", "reason": "index of the safetensors shards"},
         {"file": "config.json", "reason": "model config"},
     ]
-    assert list(document) == ["model", "format", "files", "excluded", "support"]
+    assert list(document) == ["model", "format", "files", "excluded", "support", "errors"]
+    assert document["errors"] == []
 
 
 def test_filter_null_separated(run_cli: CliRunner, tmp_path: Path) -> None:
@@ -166,6 +167,7 @@ def test_size_minilm(run_cli: CliRunner, minilm_dir: Path) -> None:
         "model": str(minilm_dir),
         "files": 1,
         "bytes": MINILM_BYTES,
+        "errors": [],
     }
     human = run_cli("size", minilm_dir).stdout
     assert "86.7 MiB" in human and "90,868,376 bytes" in human

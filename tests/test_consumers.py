@@ -251,7 +251,7 @@ def filter_json(run_cli: CliRunner, model: str | Path, env: dict[str, str] | Non
 
 def test_filter_json_lists_exactly_the_serving_files(run_cli: CliRunner, extras_repo: Path) -> None:
     document = filter_json(run_cli, extras_repo)
-    assert list(document) == ["model", "format", "files", "excluded", "support"]
+    assert list(document) == ["model", "format", "files", "excluded", "support", "errors"]
     assert document["format"] == "safetensors" and document["files"] == ["model.safetensors"]
     assert {s["file"]: s["reason"] for s in document["support"]} == EXPECTED_SUPPORT
     assert {e["file"]: e["reason"] for e in document["excluded"]} == EXPECTED_EXCLUDED

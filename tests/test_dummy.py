@@ -97,7 +97,8 @@ def test_minilm_cli_same_layout_bounded_values_and_byte_identical_runs(
     first = run_cli("dummy-init", minilm_dir, "--output", tmp_path / "a", "--json")
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)
-    assert set(doc) == {"source", "output", "files", "tensors", "bytes", "seconds"}
+    assert set(doc) == {"source", "output", "files", "tensors", "bytes", "seconds", "errors"}
+    assert doc["errors"] == []
     assert doc["files"][0] == "model.safetensors"
     assert doc["bytes"] == sum((tmp_path / "a" / f).stat().st_size for f in doc["files"])
 

@@ -110,7 +110,7 @@ def test_prefetch_progress_lines_when_not_a_terminal(
     result = run_cli("prefetch", *shards)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("prefetch: ")]
-    assert 1 <= len(lines) <= 10 and "100%" in lines[-1] and "GB/s" in lines[-1]
+    assert 1 <= len(lines) <= 10 and "100%" in lines[-1] and "iB/s" in lines[-1]
     quiet = run_cli("-q", "prefetch", *shards)
     assert quiet.returncode == 0 and quiet.stderr == ""
 

@@ -22,7 +22,7 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,7 +425,6 @@ def write_dummy_checkpoint(
     """
     check_dummy_options(low, high, plan.dtype)
     started = time.monotonic()
-    out = _prepare_output(plan, output, force)
     lock = threading.Lock()
 
     def advance(n: int) -> None:
@@ -433,17 +432,19 @@ def write_dummy_checkpoint(
             with lock:
                 progress(n)
 
-    filler = _Filler(seed, low, high, chunk_bytes, advance)
+    filler = _Filler(seed, low, high, chunk_bytes, advance)  # needs torch: before any mkdir
     result = DummyResult(plan.source, os.fspath(output), tensors=plan.tensor_count)
     workers = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
-        for shard in plan.shards:
-            _write_shard(shard, out, plan.source, filler, pool)
-            result.add(shard.path, shard.size)
-    for path in plan.support_files:
-        data = plan.checkpoint.read_file(path)
-        _copy_mode(plan.checkpoint, path, _write_small_file(out, plan.source, path, data))
-        result.add(path, len(data))
+    with _removed_if_left_empty(output):
+        out = _prepare_output(plan, output, force)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
+            for shard in plan.shards:
+                _write_shard(shard, out, plan.source, filler, pool)
+                result.add(shard.path, shard.size)
+        for path in plan.support_files:
+            data = plan.checkpoint.read_file(path)
+            _copy_mode(plan.checkpoint, path, _write_small_file(out, plan.source, path, data))
+            result.add(path, len(data))
     if force:
         _remove_stale_weights(out, {*result.files, *([plan.index_file] if plan.index_file else [])})
     if plan.index_file is not None and plan.index_bytes is not None:
@@ -451,6 +452,34 @@ def write_dummy_checkpoint(
         result.add(plan.index_file, len(plan.index_bytes))
     result.seconds = time.monotonic() - started
     return result
+
+
+@contextlib.contextmanager
+def _removed_if_left_empty(output: str | os.PathLike[str]) -> Iterator[None]:
+    """On a failure inside the block, remove the folders this run created for `output` (it, the
+    parents it lacked, the subfolders of shards) that are still empty; re-raise.
+
+    Only folders missing when the block began are candidates, and only `rmdir` removes them, so
+    a folder that existed, or one holding a file, is never removed.
+    """
+    created: list[Path] = []
+    folder = Path(output)
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
+    try:
+        yield
+    except BaseException:
+        if created:
+            inner = [
+                Path(top, name)
+                for top, names, _ in os.walk(created[0], topdown=False)
+                for name in names
+            ]
+            for empty in (*inner, *created):  # deepest first
+                with contextlib.suppress(OSError):
+                    empty.rmdir()
+        raise
 
 
 def _copy_mode(checkpoint: Checkpoint, path: str, target: Path) -> None:

@@ -6,6 +6,7 @@ and the README's table are generated from it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -81,11 +82,38 @@ class InvalidInputError(WeightlibError, ValueError):
 
 
 class MissingExtraError(InvalidInputError):
-    """A feature needs an optional extra that is not installed (exit 2)."""
+    """A feature needs an optional extra that is not installed (exit 2).
+
+    The message names both ways to add it: pip, and pipx (the README's install), where the
+    extra's packages are injected into weightlib's own environment.
+    """
 
     def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'weightlib[{extra}]'")
+        super().__init__(
+            f"{feature}: the optional '{extra}' extra is not installed. Install it with "
+            f"pip install 'weightlib[{extra}]' or, where weightlib was installed with pipx, "
+            f"pipx inject weightlib {' '.join(extra_packages(extra))} "
+            f"(or pipx install --force 'weightlib[{extra}]')."
+        )
         self.extra = extra
+
+
+def extra_packages(extra: str) -> list[str]:
+    """The distributions weightlib's `extra` adds, from the installed metadata (else `[extra]`)."""
+    import importlib.metadata  # ~10 ms of start-up; read only on this error path
+
+    try:
+        requirements = importlib.metadata.requires("weightlib") or []
+    except importlib.metadata.PackageNotFoundError:
+        requirements = []
+    marker = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+    names = []
+    for requirement in requirements:
+        spec, _, markers = requirement.partition(";")
+        found = marker.search(markers)
+        if found and found.group(1) == extra:
+            names.append(re.split(r"[\s\[<>=!~;(]", spec.strip(), maxsplit=1)[0])
+    return names or [extra]
 
 
 class NotFoundError(WeightlibError, FileNotFoundError):

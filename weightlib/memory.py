@@ -36,6 +36,9 @@ _UNITS = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
+DEFAULT_MAX_MEMORY = "90%"
+"""The memory guard's default: this share of available memory (cgroup limits honoured)."""
+
 
 def parse_size(text: str, what: str = "size") -> int:
     """Bytes from `8M`, `8MiB`, `1.5G`, `4096` (K/M/G/T and KiB… are binary; KB/MB/GB… decimal)."""
@@ -123,11 +126,26 @@ def parse_stat_value(text: str, key: str) -> int | None:
     return None
 
 
-def cgroup_headroom(limit_text: str, usage_text: str, stat_text: str, version: int) -> int | None:
-    """Bytes one cgroup level can still take: limit − usage + reclaimable inactive file cache.
+@dataclass(frozen=True)
+class CgroupMemory:
+    """One cgroup level with a memory limit, as the guard reads it (bytes)."""
 
-    None when the level has no limit (`max` in v2, a huge number in v1).
-    """
+    path: str
+    """The level's folder under the cgroup mount."""
+    version: int
+    limit: int
+    usage: int
+    inactive_file: int
+    """Reclaimable file cache, counted as room."""
+    headroom: int
+    """limit − usage + inactive_file, at least 0."""
+
+
+def cgroup_memory(
+    path: str, limit_text: str, usage_text: str, stat_text: str, version: int
+) -> CgroupMemory | None:
+    """One cgroup level's limit, usage and room; None when it has no limit (`max` in v2, a huge
+    number in v1)."""
     limit_text = limit_text.strip()
     if limit_text in ("", "max"):
         return None
@@ -139,11 +157,22 @@ def cgroup_headroom(limit_text: str, usage_text: str, stat_text: str, version: i
     inactive = parse_stat_value(stat_text, key)
     if inactive is None and version == 1:
         inactive = parse_stat_value(stat_text, "inactive_file")
-    return max(0, limit - usage + (inactive or 0))
+    inactive = inactive or 0
+    return CgroupMemory(path, version, limit, usage, inactive, max(0, limit - usage + inactive))
+
+
+def cgroup_headroom(limit_text: str, usage_text: str, stat_text: str, version: int) -> int | None:
+    """Bytes one cgroup level can still take: limit − usage + reclaimable inactive file cache.
+
+    None when the level has no limit (`max` in v2, a huge number in v1).
+    """
+    level = cgroup_memory("", limit_text, usage_text, stat_text, version)
+    return None if level is None else level.headroom
 
 
 @dataclass(frozen=True)
 class _Level:
+    path: Path
     limit: str
     usage: str
     stat: str
@@ -167,13 +196,25 @@ def _levels(mount: str, cgroup_path: str, names: tuple[str, str, str]) -> list[_
     while True:
         limit = _read(directory / names[0])
         if limit is not None:
-            levels.append(
-                _Level(limit, _read(directory / names[1]) or "0", _read(directory / names[2]) or "")
-            )
+            usage, stat = _read(directory / names[1]) or "0", _read(directory / names[2]) or ""
+            levels.append(_Level(directory, limit, usage, stat))
         if directory == root or root not in directory.parents:
             break
         directory = directory.parent
     return levels
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    """What the memory guard sees: MemAvailable, the cgroup level in effect, and the result."""
+
+    mem_available: int | None
+    """MemAvailable (MemFree + Cached on old kernels); None without /proc/meminfo."""
+    cgroup: CgroupMemory | None
+    """The enclosing cgroup level (v1 or v2) that leaves the least room; None when none has a
+    limit."""
+    available: int
+    """The smaller of the two: what `available_memory_bytes` returns."""
 
 
 def available_memory_bytes(root: str | os.PathLike[str] = "/") -> int:
@@ -182,9 +223,15 @@ def available_memory_bytes(root: str | os.PathLike[str] = "/") -> int:
 
     `root` prefixes /proc and /sys (for tests on a copied tree).
     """
+    return memory_view(root).available
+
+
+def memory_view(root: str | os.PathLike[str] = "/") -> MemoryView:
+    """`available_memory_bytes` with what it was computed from (for `weightlib doctor`)."""
     base = Path(root)
     meminfo = _read(base / "proc/meminfo")
-    available = parse_meminfo_available(meminfo) if meminfo else UNLIMITED
+    mem_available = parse_meminfo_available(meminfo) if meminfo else None
+    available = UNLIMITED if mem_available is None else mem_available
     v2_path, v1_path = parse_proc_cgroup(_read(base / "proc/self/cgroup") or "")
     v2_mount, v1_mount = parse_cgroup_mounts(_read(base / "proc/self/mounts") or "")
     levels: list[tuple[_Level, int]] = []
@@ -196,14 +243,17 @@ def available_memory_bytes(root: str | os.PathLike[str] = "/") -> int:
         mount = base / v1_mount.lstrip("/")
         names = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.stat")
         levels += [(lv, 1) for lv in _levels(str(mount), v1_path, names)]
+    binding: CgroupMemory | None = None
     for level, version in levels:
         try:
-            headroom = cgroup_headroom(level.limit, level.usage, level.stat, version)
+            limited = cgroup_memory(str(level.path), level.limit, level.usage, level.stat, version)
         except ValueError:
             continue
-        if headroom is not None:
-            available = min(available, headroom)
-    return available
+        if limited is not None and (binding is None or limited.headroom < binding.headroom):
+            binding = limited
+    if binding is not None:
+        available = min(available, binding.headroom)
+    return MemoryView(mem_available, binding, available)
 
 
 def memory_limit(text: str, what: str = "--max-memory") -> tuple[int, str]:

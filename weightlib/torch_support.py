@@ -2,7 +2,9 @@
 
 Nothing here imports torch at module level: `weightlib --help` must stay light. Call
 `import_torch(feature)` inside the function that needs torch; it raises `MissingExtraError`
-(exit 2) naming the extra when torch is not installed.
+(exit 2) when torch is not installed: `FEATURE: the optional 'torch' extra is not installed`,
+then the pip and the pipx command that add it. `feature` names what needs it (a noun phrase or a
+function name), never a sentence.
 """
 
 from __future__ import annotations

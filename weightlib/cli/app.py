@@ -10,13 +10,22 @@ import threading
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 import weightlib
 
 from . import commands
 from .console import OPTIONS
-from .errors import EXIT_BROKEN_PIPE, Terminated, one_line_message, report, report_usage_error
+from .errors import (
+    EXIT_BROKEN_PIPE,
+    Terminated,
+    one_line_message,
+    report,
+    report_usage_error,
+    usage_message,
+)
 from .output import print_json
+from .params import AppJson, Quiet, Verbose
 from .reference import exit_codes_help
 
 DESCRIPTION = (
@@ -43,10 +52,10 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def global_options(
-    verbose: Annotated[
-        bool, typer.Option("-v", "--verbose", help="More detail on stderr; tracebacks on errors.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
+    ctx: typer.Context,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    as_json: AppJson = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -54,9 +63,14 @@ def global_options(
         ),
     ] = False,
 ) -> None:
-    """Options that apply to every command."""
-    OPTIONS.verbose = verbose
-    OPTIONS.quiet = quiet and not verbose
+    """Options that apply to every command (each also takes -v, -q and its --json after its name).
+
+    The options' callbacks have set `OPTIONS`; `--json` here needs a command that has `--json`.
+    """
+    group, name = ctx.command, ctx.invoked_subcommand
+    command = group.get_command(ctx, name) if isinstance(group, TyperGroup) and name else None
+    if as_json and command is not None and not any("--json" in p.opts for p in command.params):
+        raise typer.BadParameter(f"'{name}' has no JSON output", param_hint="'--json'")
 
 
 commands.register_all(app)
@@ -102,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort as exc:
         _interrupted(exc.__cause__ or KeyboardInterrupt(), args)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument …
-        sys.exit(report_usage_error(exc))
+        sys.exit(_usage_error(exc, args))
     except (Exception, KeyboardInterrupt) as exc:
         code = _fail(exc, args)
         if isinstance(exc, KeyboardInterrupt):
@@ -114,11 +128,28 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
+def _json_requested(args: list[str]) -> bool:
+    """`--json` was given, before or after the command; also when the parser stopped before it.
+
+    Words after `--` are arguments, not options.
+    """
+    options = args[: args.index("--")] if "--" in args else args
+    return OPTIONS.json or "--json" in options
+
+
 def _fail(exc: BaseException, args: list[str]) -> int:
     """Report `exc` as one `error:` line (and, with `--json`, one document); return its code."""
     code = report(exc)
-    if "--json" in args and not OPTIONS.json_printed:  # scripts still get one document
+    if _json_requested(args) and not OPTIONS.json_printed:  # scripts still get one document
         print_json({"error": {"message": one_line_message(exc), "exit_code": code}})
+    return code
+
+
+def _usage_error(exc: typer.TyperException, args: list[str]) -> int:
+    """A usage error from the parser: one `error:` line and, with `--json`, one document."""
+    code = report_usage_error(exc)
+    if _json_requested(args) and not OPTIONS.json_printed:
+        print_json({"error": {"message": usage_message(exc), "exit_code": code}})
     return code
 
 

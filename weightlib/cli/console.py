@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class GlobalOptions:
-    """Flags every command shares: the global `-v`/`-q` and each command's `--json`."""
+    """Flags every command shares: `-v`, `-q` and `--json`, given before or after the command
+    name (the callbacks in `params` set them; `-v` clears `quiet` whatever the order)."""
 
     verbose: bool = False
     quiet: bool = False

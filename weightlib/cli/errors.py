@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from weightlib.errors import EXIT_CODES, WeightlibError
@@ -55,6 +56,16 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def failure_of(check: Callable[[], object]) -> WeightlibError | None:
+    """The error `check()` raises (a documented one), or None: for a command that prints its
+    document with the failure in `errors` before it exits with the failure's code."""
+    try:
+        check()
+    except WeightlibError as exc:
+        return exc
+    return None
+
+
 def one_line_message(exc: BaseException) -> str:
     """The exception as one line: OS errors name their file, newlines are folded."""
     if isinstance(exc, Terminated):
@@ -81,13 +92,21 @@ def report(exc: BaseException) -> int:
 
 def report_usage_error(exc: Any) -> int:
     """Print a command-line usage error (from Typer's parser) as one `error:` line; return 2."""
-    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     if type(exc).__name__ == "NoArgsIsHelpError":  # `weightlib` alone: the help is the message
-        sys.stderr.write(message.rstrip() + "\n")
+        sys.stderr.write(_parser_message(exc).rstrip() + "\n")
         return EXIT_USAGE
-    ctx = getattr(exc, "ctx", None)
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    sys.stderr.write(f"error: {' '.join(message.split())}{hint}\n")
+    sys.stderr.write(f"error: {usage_message(exc)}\n")
     sys.stderr.flush()
     code = getattr(exc, "exit_code", EXIT_USAGE)
     return code if isinstance(code, int) and code else EXIT_USAGE
+
+
+def usage_message(exc: Any) -> str:
+    """A usage error as one line, with where to read more: the `error:` line without `error: `."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return " ".join(_parser_message(exc).split()) + hint
+
+
+def _parser_message(exc: Any) -> str:
+    return str(exc.format_message() if hasattr(exc, "format_message") else exc)

@@ -2,7 +2,9 @@
 
 Each command module defines `EXAMPLES = (Example(caption, command_line), ...)` and registers
 itself with `add_command(app, name, function, EXAMPLES)`; the Typer command it builds carries them
-as `.examples`, which `manpage` reads too.
+as `.examples`, which `manpage` reads too. The same command class gives `weightlib --help` each
+command's whole one-line summary (the first paragraph of its docstring) and writes arguments in
+usage lines as `MODEL`, not Typer's `{MODEL}`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperArgument, TyperCommand
 
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter  # Typer vendors click; these aren't public
@@ -30,6 +32,30 @@ class ExamplesCommand(TyperCommand):
     """A Typer command whose `--help` ends with an Examples block."""
 
     examples: tuple[Example, ...] = ()
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The summary whole, for the app's command list, which wraps it to the terminal.
+
+        Click would cut it at `limit` (the width left beside the names, ~42 characters at 60
+        columns) and end it with `...`, mid-sentence.
+        """
+        text = self.short_help or (self.help or "").split("\n\n", 1)[0]
+        return " ".join(text.split())
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        """Click's usage pieces, with each argument as its metavar: `[OPTIONS] MODEL`.
+
+        Typer 0.28 writes a required argument as `{MODEL}` (`TyperArgument.make_metavar` with
+        `usage=True`); an optional one stays `[MODEL]`, as Click writes it.
+        """
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.make_metavar(ctx)  # without usage=True: no braces
+                pieces.append(name if param.required else f"[{name}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
 
     def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
         """Click's epilog, then each example: its caption, and the command line unwrapped."""

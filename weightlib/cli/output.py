@@ -1,7 +1,12 @@
 """The one output sink for results: `emit` prints a command's JSON document or its human text.
 
 Results go to stdout; logs, warnings and progress go to stderr (`console`, `progress`). `--json`
-prints exactly one JSON document on stdout.
+prints exactly one JSON document on stdout, and every command's document has `errors` (a list,
+empty when nothing failed; `error_entry` makes one entry).
+
+`-q` keeps on stdout only what scripts use: each command says what with `emit`'s `quiet_render`
+(`download`: the path; `size`: the byte count; `silent`: nothing), or keeps its text when the
+text is itself the answer (`filter`'s list: no `quiet_render`). `--json` is not changed by `-q`.
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .console import OPTIONS, log, stderr_is_terminal, warn
+from .errors import exit_code_for, one_line_message
+from .units import format_bytes
 
-# OPTIONS, log, warn and stderr_is_terminal are re-exported: prefetch/status import them from here
+# OPTIONS, log, warn, stderr_is_terminal and format_bytes (from `units`) are re-exported:
+# commands import them from here
 __all__ = [
     "OPTIONS",
     "emit",
+    "error_entry",
     "format_bytes",
     "log",
     "print_json",
     "print_line",
+    "silent",
     "stderr_is_terminal",
     "warn",
 ]
@@ -37,15 +47,35 @@ class HasJson(Protocol):
         ...
 
 
-def emit(document: Document, render: Callable[[Document], None]) -> None:
-    """Print a command's result: its JSON form with `--json`, else `render(document)` as text.
+def silent(document: object) -> None:
+    """The `quiet_render` of a command whose text only reports what it did: `-q` prints nothing."""
 
-    `document` is a JSON-ready dict or a library result with `to_json()`; `render` gets it as is.
+
+def emit(
+    document: Document,
+    render: Callable[[Document], None],
+    quiet_render: Callable[[Document], None] | None = None,
+) -> None:
+    """Print a command's result: its JSON form with `--json`, else its text.
+
+    `document` is a JSON-ready dict or a library result with `to_json()`; a dict gets `errors`
+    (empty) when it has none. The text is `render(document)`, or with `-q` `quiet_render(document)`
+    (what scripts use: `silent` for nothing; None keeps `render`, for text that is the answer).
     """
     if OPTIONS.json:
-        print_json(document.to_json() if isinstance(document, HasJson) else document)
+        data = document.to_json() if isinstance(document, HasJson) else document
+        if isinstance(data, dict) and "errors" not in data:
+            data = {**data, "errors": []}
+        print_json(data)
+    elif OPTIONS.quiet and quiet_render is not None:
+        quiet_render(document)
     else:
         render(document)
+
+
+def error_entry(path: str, exc: BaseException) -> dict[str, Any]:
+    """One entry of a document's `errors`, as `prefetch`, `status` and `evict` write them."""
+    return {"path": path, "message": one_line_message(exc), "exit_code": exit_code_for(exc)}
 
 
 def print_json(document: Any) -> None:
@@ -58,15 +88,3 @@ def print_json(document: Any) -> None:
 def print_line(text: str) -> None:
     """Print one plain result line on stdout (no markup interpretation)."""
     sys.stdout.write(text + "\n")
-
-
-def format_bytes(n: int) -> str:
-    """Binary units with one decimal, e.g. `86.7 MiB`; plain `n B` below 1 KiB."""
-    if abs(n) < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if abs(value) < 1024:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1024:.1f} TiB"

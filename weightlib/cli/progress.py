@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from .console import OPTIONS, log, stderr_console, stderr_is_terminal
+from .units import format_bytes, format_duration, format_progress, format_rate
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
 REFRESH_SECONDS = 0.25
 """Redraw bars at least this often ourselves: hf_transfer holds the GIL, so Rich's thread can't."""
@@ -170,78 +172,229 @@ class PlainLines:
             log(self.line(counts))
 
 
+RATE_WINDOW = 10.0
+"""Seconds of history a bar's speed is averaged over."""
+
+TERMINAL_MARGIN = 2
+"""Columns left free at the right of every bar: the terminal echoes `^C` there without wrapping
+the line, so erasing the bars on the way out leaves no stale copy of the first one."""
+BAR_MIN, BAR_MAX, NAME_MIN = 10, 40, 10
+SPEED_WIDTH = len("1023.9 KiB/s")
+ETA_WIDTH = len("10:00:00")
+ETA_LIMIT = 100 * 3600
+"""A time left this long or longer is shown as unknown (`-:--:--`): it fits ETA_WIDTH."""
+
+
+class Rate:
+    """Bytes per second over the last RATE_WINDOW seconds, from (time, bytes done) samples.
+
+    `began`: when the work started with 0 bytes done; None when unknown (an item's bar, added at
+    its first bytes), and the first sample is then the start.
+    """
+
+    def __init__(self, began: float | None) -> None:
+        self.samples: deque[tuple[float, int]] = deque([] if began is None else [(began, 0)])
+
+    def add(self, now: float, done: int) -> None:
+        """Record `done` bytes at `now`; samples older than the window are dropped."""
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and self.samples[1][0] < now - RATE_WINDOW:
+            self.samples.popleft()
+
+    def per_second(self, now: float) -> float | None:
+        """The rate up to `now` (it decays while nothing arrives); None before any progress."""
+        if len(self.samples) < 2:
+            return None
+        (start, first), (_, last) = self.samples[0], self.samples[-1]
+        if now <= start or last <= first:
+            return None
+        return (last - first) / (now - start)
+
+
+@dataclass
+class Bar:
+    """One line of the bars: a name, bytes done of a total (None: unknown), and their rate."""
+
+    name: str
+    total: int | None
+    rate: Rate
+    done: int = 0
+
+    def advance(self, nbytes: int, now: float) -> None:
+        """`nbytes` more done (fewer, when a file restarts) at `now`."""
+        self.done += nbytes
+        self.rate.add(now, self.done)
+
+    def size_text(self) -> str:
+        """`2.0/9.0 MiB`, or the bytes done alone when the total is unknown."""
+        if self.total is None:
+            return format_bytes(self.done)
+        return format_progress(self.done, self.total)
+
+    def widest_size(self) -> int:
+        """The widest `size_text` this bar can show (done never exceeds the total's width)."""
+        if self.total is None:
+            return len(self.size_text())
+        return len(format_progress(self.total, self.total))
+
+
+@dataclass(frozen=True)
+class BarLayout:
+    """Column widths of the bars on one terminal width; `speed`/`eta`: whether they are shown."""
+
+    name: int
+    bar: int
+    size: int
+    speed: bool
+    eta: bool
+
+    @property
+    def width(self) -> int:
+        """Columns a line takes (one space between columns)."""
+        extra = (SPEED_WIDTH + 1 if self.speed else 0) + (ETA_WIDTH + 1 if self.eta else 0)
+        return self.name + 1 + self.bar + 1 + self.size + extra
+
+
+def fit_bars(width: int, name: int, size: int) -> BarLayout:
+    """The layout of bars on `width` columns whose widest name and size text are `name` and
+    `size`: everything if it fits, else without the time left, then without the speed, then
+    with names cut short (never below NAME_MIN); the bar takes what is left, up to BAR_MAX."""
+    room = width - TERMINAL_MARGIN
+    for speed, eta in ((True, True), (True, False), (False, False)):
+        layout = BarLayout(name, BAR_MIN, size, speed, eta)
+        if layout.width <= room:
+            return BarLayout(name, min(BAR_MAX, BAR_MIN + room - layout.width), size, speed, eta)
+    short = max(NAME_MIN, min(name, room - size - 2 - BAR_MIN))
+    return BarLayout(short, max(1, room - short - size - 2), size, False, False)
+
+
 class RichBars:
-    """Rich bars on stderr (bytes, speed, time left): the total, and each item in flight."""
+    """Live bars on stderr: the total, and each item in flight (bytes, speed, time left).
 
-    total_task: TaskID
-    """The bar of the total, added by `begin`."""
+    Fitted to the terminal's width at every redraw (`fit_bars`), and erased when work stops,
+    finished or interrupted: what stays on screen is the command's own summary line.
+    """
 
-    def __init__(self, label: str, *, transient: bool, per_item: bool) -> None:
+    def __init__(self, label: str, *, per_item: bool) -> None:
+        # start-up: rich.live costs ~25 ms; only a terminal that shows bars needs it
+        from rich.live import Live
+
         self.label = label
         self.per_item = per_item
-        self.progress = _rich_progress(transient)
-        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+        self.total = Bar(label, 0, Rate(None))
+        self.items: dict[str, Bar] = {}
         self.sizes: dict[str, int] = {}
         self.last_refresh = 0.0
+        self.live = Live(
+            BarsView(self),
+            console=stderr_console(),
+            transient=True,
+            redirect_stdout=False,
+            refresh_per_second=1 / REFRESH_SECONDS,
+        )
 
     def begin(self, counts: Counts, sizes: Mapping[str, int]) -> None:
         """Start drawing, with the bar of the total."""
-        self.sizes = dict(sizes)
-        self.progress.start()
-        self.total_task = self.progress.add_task(self.label, total=counts.total)
+        with self.lock:
+            self.sizes = dict(sizes)
+            self.total = Bar(self.label, counts.total, Rate(counts.began))
+        self.live.start()
 
     def advanced(self, counts: Counts, item: str | None, nbytes: int) -> None:
         """Move the item's bar and the total's; redraw at least every REFRESH_SECONDS."""
-        if self.per_item and item is not None:
-            self.progress.advance(self._task(item), nbytes)
-        self.progress.advance(self.total_task, nbytes)
         now = time.monotonic()
-        if now - self.last_refresh > REFRESH_SECONDS:
-            self.last_refresh = now
-            self.progress.refresh()
+        with self.lock:
+            if self.per_item and item is not None:
+                self._bar(item).advance(nbytes, now)
+            self.total.total = counts.total
+            self.total.advance(nbytes, now)
+            due = now - self.last_refresh > REFRESH_SECONDS
+            if due:
+                self.last_refresh = now
+        if due and self.live.is_started:
+            self.live.refresh()
 
-    def _task(self, item: str) -> TaskID:
+    def _bar(self, item: str) -> Bar:
         """The bar of `item`, added the first time it makes progress."""
-        if item not in self.tasks:
-            self.tasks[item] = self.progress.add_task(item, total=self.sizes.get(item))
-        return self.tasks[item]
+        if item not in self.items:
+            self.items[item] = Bar(item, self.sizes.get(item), Rate(None))
+        return self.items[item]
 
     def item_done(self, item: str) -> None:
-        """Remove the finished item's bar (the total's stays)."""
-        task = self.tasks.pop(item, None)
-        if task is not None:
-            self.progress.remove_task(task)
+        """Remove the finished item's bar (the total's stays until the end)."""
+        with self.lock:
+            self.items.pop(item, None)
 
     def message(self, text: str) -> None:
         """Print above the bars, verbatim."""
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.live.console.print(text, markup=False, highlight=False)
 
     def end(self, counts: Counts) -> None:
-        """Stop drawing; a transient display is erased, a lasting one stays on screen."""
-        self.progress.stop()
+        """Stop drawing and erase the bars."""
+        self.live.stop()
+
+    def snapshot(self, now: float) -> list[tuple[Bar, float | None]]:
+        """Copies of the bars to draw at `now`, each with its rate: the total first, then the
+        items in flight."""
+        with self.lock:
+            bars = (self.total, *self.items.values())
+            return [(replace(bar), bar.rate.per_second(now)) for bar in bars]
 
 
-def _rich_progress(transient: bool) -> Progress:
-    """Rich's progress with the columns every weightlib bar shows."""
-    # start-up: rich.progress costs ~40 ms; only a terminal that shows bars needs it
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+class BarsView:
+    """What `Live` redraws: the bars of a `RichBars`, laid out for the width at hand."""
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=stderr_console(),
-        transient=transient,
-    )
+    def __init__(self, bars: RichBars) -> None:
+        self.bars = bars
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """One grid row per bar, `fit_bars` columns wide."""
+        # start-up: rich.table and rich.progress_bar cost ~20 ms; only drawn bars need them
+        from rich.progress_bar import ProgressBar
+        from rich.table import Column, Table
+
+        bars = self.bars.snapshot(time.monotonic())
+        layout = fit_bars(
+            options.max_width,
+            max(len(bar.name) for bar, _ in bars),
+            max(bar.widest_size() for bar, _ in bars),
+        )
+        columns = [
+            Column(width=layout.name, no_wrap=True, overflow="ellipsis"),
+            Column(width=layout.bar, no_wrap=True),
+            Column(width=layout.size, no_wrap=True, justify="right"),
+        ]
+        if layout.speed:
+            columns.append(Column(width=SPEED_WIDTH, no_wrap=True, justify="right"))
+        if layout.eta:
+            columns.append(Column(width=ETA_WIDTH, no_wrap=True, justify="right"))
+        grid = Table.grid(*columns, padding=(0, 1))
+        for bar, rate in bars:
+            total = None if bar.total is None else max(bar.total, 1)
+            done = bar.done if bar.total else 1
+            cells: list[RenderableType] = [
+                bar.name,
+                ProgressBar(total=total, completed=done, width=layout.bar),
+                bar.size_text(),
+            ]
+            if layout.speed:
+                cells.append("?" if rate is None else format_rate(rate))
+            if layout.eta:
+                cells.append(_time_left(bar, rate))
+            grid.add_row(*cells)
+        yield grid
+
+
+def _time_left(bar: Bar, rate: float | None) -> str:
+    """`h:mm:ss` until `bar` is done at `rate`; `-:--:--` when that cannot be told (or is 100
+    hours or more)."""
+    if bar.total is not None and bar.done >= bar.total:
+        return format_duration(0)
+    seconds = None if bar.total is None or rate is None else (bar.total - bar.done) / rate
+    if seconds is None or seconds >= ETA_LIMIT:
+        return "-:--:--"
+    return format_duration(seconds)
 
 
 class ByteProgress:
@@ -298,11 +451,15 @@ def byte_progress(
     per_item: bool = False,
 ) -> ByteProgress | None:
     """Progress for one command: None with `-q`; on a terminal Rich bars (the total labelled
-    `label`, one bar per item if `per_item`); else `plain` lines (built only now if a factory)."""
+    `label`, one bar per item if `per_item`); else `plain` lines (built only now if a factory).
+
+    The bars always vanish when work stops; `transient` is accepted for older callers only.
+    """
+    del transient
     if OPTIONS.quiet:
         return None
     if stderr_is_terminal():
-        return ByteProgress(RichBars(label, transient=transient, per_item=per_item))
+        return ByteProgress(RichBars(label, per_item=per_item))
     if plain is None:
         return None
     return ByteProgress(plain() if callable(plain) else plain)

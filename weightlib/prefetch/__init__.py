@@ -14,7 +14,7 @@ The package, by job:
 from __future__ import annotations
 
 from ..fs import is_network_fs
-from ..memory import available_memory_bytes
+from ..memory import DEFAULT_MAX_MEMORY, available_memory_bytes
 from ..residency import FileError, evict, residency
 from .checkpoints import PrefetchHandle, prefetch_all_checkpoints, prefetch_checkpoint
 from .engine import (
@@ -26,7 +26,7 @@ from .engine import (
     default_threads,
     run_prefetch,
 )
-from .flow import DEFAULT_MAX_MEMORY, PrefetchOptions, PreparedPrefetch, prepare_prefetch
+from .flow import PrefetchOptions, PreparedPrefetch, prepare_prefetch
 from .inputs import ResolvedFiles, network_files, rank_slice, resolve_files
 from .plan import WEIGHT_SUFFIXES, FilePlan, PrefetchPlan, check_memory, plan_prefetch
 from .readers import DEFAULT_WINDOW, MIN_WINDOW, READ_CHUNK, ProgressCallback, readahead_window

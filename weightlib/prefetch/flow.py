@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..memory import memory_limit, parse_size
+from ..memory import DEFAULT_MAX_MEMORY, memory_limit, parse_size
 from .engine import check_method, check_threads, run_prefetch
 from .inputs import network_files, rank_slice, resolve_files
 from .plan import PrefetchPlan, check_memory, plan_prefetch
 from .readers import ProgressCallback
 from .report import PrefetchReport, PrefetchStats
-
-DEFAULT_MAX_MEMORY = "90%"
-"""The memory guard's default: this share of available memory (cgroup limits honoured)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ class ResolvedFiles:
     weights: list[Path] = field(default_factory=list)
     support: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    folders: dict[Path, Path] = field(default_factory=dict)
+    """The model folder each file was found in (a repo id's snapshot, as an absolute path);
+    files given one by one have none."""
 
     @property
     def files(self) -> list[Path]:
@@ -42,38 +45,41 @@ def resolve_files(inputs: Iterable[str | os.PathLike[str]], fmt: str = "auto") -
     resolved = ResolvedFiles()
     seen: set[str] = set()
 
-    def add(target: list[Path], paths: Iterable[Path]) -> None:
+    def add(target: list[Path], paths: Iterable[Path], folder: Path | None) -> None:
         for path in paths:
             key = os.path.realpath(path)
             if key not in seen:
                 seen.add(key)
                 target.append(path)
+                if folder is not None:
+                    resolved.folders[path] = folder
 
     for item in inputs:
         name = os.fspath(item)
         try:
-            weights, support = _files_of(name, fmt)
+            folder, weights, support = _files_of(name, fmt)
         except WeightlibError as exc:
             resolved.errors.append(FileError.from_error(name, exc))
         except OSError as exc:
             resolved.errors.append(FileError.from_error(name, error_for_oserror(name, exc)))
         else:
-            add(resolved.weights, weights)
-            add(resolved.support, support)
+            add(resolved.weights, weights, folder)
+            add(resolved.support, support, folder)
     return resolved
 
 
-def _files_of(name: str, fmt: str) -> tuple[list[Path], list[Path]]:
-    """(weights, support files) of one input, or the typed error saying why there are none."""
+def _files_of(name: str, fmt: str) -> tuple[Path | None, list[Path], list[Path]]:
+    """(the folder, weights, support files) of one input, or the typed error saying why there
+    are none; the folder is None for a file."""
     if not name.strip():
         raise InvalidInputError("an empty path was given")
     path = Path(name)
     if not path.exists() and looks_like_repo_id(name):
         path = cached_snapshot(name)
     if path.is_dir():
-        return local_serving_files(path, fmt)
+        return Path(os.path.abspath(path)), *local_serving_files(path, fmt)
     if path.exists():
-        return [path], []
+        return None, [path], []
     raise NotFoundError(f"{name}: no such file or directory")
 
 

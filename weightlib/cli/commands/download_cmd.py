@@ -46,6 +46,8 @@ EXAMPLES = (
     ),
 )
 
+QUIET = "on stdout only the folder's path, with --dry-run too"
+
 Include = Annotated[
     list[str] | None,
     typer.Option("--include", metavar="GLOB", help="Also fetch files matching GLOB (repeatable)."),
@@ -163,7 +165,7 @@ def download_command(
     high_performance: HighPerformance = False,
     as_json: Json = False,
 ) -> None:
-    """Download what a server needs: config, tokenizer, code and exactly the weights `filter` picks.
+    """Download what a server needs: config, tokenizer, weights.
 
     Verified against the hub's sha256, resumable, safe with many concurrent processes.
     The last line of stdout is the local folder: MODEL_DIR=$(weightlib download org/name).
@@ -196,7 +198,7 @@ def download_command(
     )
     if result.unverified and not (dry_run or no_verify):
         warn(_unverified_line(result.unverified))
-    emit(result, render=print_result)
+    emit(result, render=print_result, quiet_render=lambda r: print_line(r.path))
 
 
 def _unverified_line(paths: list[str]) -> str:

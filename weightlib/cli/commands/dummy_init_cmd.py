@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..completion import complete_dtype
 from ..examples import Example, add_command
-from ..output import emit, format_bytes, print_line
+from ..output import emit, format_bytes, print_line, silent
 from ..params import ForceOverwrite, Json, Model
 from ..progress import byte_progress, running
 
@@ -25,6 +26,8 @@ EXAMPLES = (
     ),
 )
 
+QUIET = "nothing on stdout"
+
 DTYPE_HELP = (
     "Dtype of floating tensors: keep, bf16, fp16 or fp32 "
     "(fp8/fp4 quantized tensors keep theirs; integer tensors are never converted)."
@@ -35,7 +38,9 @@ Seed = Annotated[
 ]
 Low = Annotated[float, typer.Option(metavar="X", help="Lower bound of the uniform values.")]
 High = Annotated[float, typer.Option(metavar="X", help="Upper bound of the uniform values.")]
-Dtype = Annotated[str, typer.Option(metavar="DTYPE", help=DTYPE_HELP)]
+Dtype = Annotated[
+    str, typer.Option(metavar="DTYPE", help=DTYPE_HELP, autocompletion=complete_dtype)
+]
 
 
 def print_summary(result: DummyResult) -> None:
@@ -56,7 +61,7 @@ def dummy_init_command(
     force: ForceOverwrite = False,
     as_json: Json = False,
 ) -> None:
-    """Write MODEL's tensor layout (names, shapes, dtypes, shards) filled with random values.
+    """Write MODEL's tensor layout with seeded random values.
 
     Only the safetensors headers and the index of MODEL are read. Floating tensors get
     uniform(LOW, HIGH) from a generator re-seeded with SEED per tensor (vLLM's dummy weights);
@@ -79,7 +84,7 @@ def dummy_init_command(
             force=force,
             progress=None if progress is None else progress.add,
         )
-    emit(result, render=print_summary)
+    emit(result, render=print_summary, quiet_render=silent)
 
 
 def register(app: typer.Typer) -> None:

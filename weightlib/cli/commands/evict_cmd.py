@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from weightlib.prefetch.inputs import resolve_files
 from weightlib.residency import evict, measure_files
 
 from ..examples import Example, add_command
@@ -13,12 +12,17 @@ from .status_cmd import show_residency
 
 
 def evict_command(models: ModelsOrFiles, as_json: Json = False) -> None:
-    """Drop the files' pages from the page cache (fsync first) and show the residency left.
+    """Drop files' pages from the page cache; show what stays cached.
 
     Pages that running processes have mapped stay cached.
     """
+    # start-up: the library's hub and checkpoint code loads only when the command runs, not
+    # for `--help` or a Tab completion
+    from weightlib.prefetch.inputs import resolve_files
+
     resolved = resolve_files(models)
-    show_residency(measure_files(resolved.files, evict, resolved.errors), page_maps=False)
+    report = measure_files(resolved.files, evict, resolved.errors)
+    show_residency(report, page_maps=False, folders=resolved.folders)
 
 
 EXAMPLES = (

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from weightlib.checkpoint import open_checkpoint
-from weightlib.checkpoint.local import select_checkpoint_files
+from weightlib.errors import WeightlibError
 from weightlib.shards import ServingSelection, require_weights
 
 from ..credentials import resolve_token
+from ..errors import failure_of
 from ..examples import Example, add_command
-from ..output import emit, print_line
+from ..output import emit, error_entry, print_line
 from ..params import Format, Json, Model, Revision, Source, Token, TokenFile
 
 EXAMPLES = (
@@ -29,14 +29,19 @@ EXAMPLES = (
     ),
 )
 
+QUIET = "on stdout the file list, as without -q"
+
 Null = Annotated[
     bool, typer.Option("-0", "--null", help="Separate paths with NUL instead of newline.")
 ]
 
 
-def selection_document(model: str, serving: ServingSelection) -> dict[str, Any]:
+def selection_document(
+    model: str, serving: ServingSelection, problem: WeightlibError | None = None
+) -> dict[str, Any]:
     """The `--json` document of `weightlib filter`: the weight files, why other weight-looking
-    files were left out, and the support files a download takes beside them (and why)."""
+    files were left out, the support files a download takes beside them (and why), and what a
+    server would fail on (`problem`: no weight files, missing shards) under `errors`."""
     selection = serving.weights
     return {
         "model": model,
@@ -44,6 +49,7 @@ def selection_document(model: str, serving: ServingSelection) -> dict[str, Any]:
         "files": selection.files,
         "excluded": [{"file": e.file, "reason": e.reason} for e in serving.excluded],
         "support": [{"file": s.file, "reason": s.reason} for s in serving.support],
+        "errors": [] if problem is None else [error_entry(model, problem)],
     }
 
 
@@ -66,7 +72,7 @@ def filter_command(
     token_file: TokenFile = None,
     as_json: Json = False,
 ) -> None:
-    """List the weight files a server (vLLM, SGLang) would load, in natural order.
+    """List the weight files a server would load, in natural order.
 
     One path per line, relative to MODEL. Training artifacts, shards the index does not name,
     other formats and subfolder weights are left out (--json says why). --json also lists the
@@ -77,17 +83,24 @@ def filter_command(
     (every server loads the shards), where vLLM's default loader would pick consolidated*.
     """
     hub_token = resolve_token(token, token_file)
+    # start-up: the library's hub and checkpoint code loads only when the command runs, not
+    # for `--help` or a Tab completion
+    from weightlib.checkpoint import open_checkpoint
+    from weightlib.checkpoint.local import select_checkpoint_files
+
     checkpoint = open_checkpoint(model, revision=revision, source=source, token=hub_token)
     serving = select_checkpoint_files(checkpoint, fmt)
-    selection = serving.weights
+    problem = failure_of(lambda: require_weights(serving.weights, model))
 
     def render(document: dict[str, Any]) -> None:
         """Text: fail before printing any path, then the paths."""
-        require_weights(selection, model)
+        if problem is not None:
+            raise problem
         print_paths(document["files"], null)
 
-    emit(selection_document(model, serving), render)
-    require_weights(selection, model)  # --json: the document is out first, then exit 3 or 6
+    emit(selection_document(model, serving, problem), render)
+    if problem is not None:  # --json: the document (the problem in `errors`), then exit 3 or 6
+        raise problem
 
 
 def register(app: typer.Typer) -> None:

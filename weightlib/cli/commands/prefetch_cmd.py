@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from weightlib.prefetch import (
-    DEFAULT_MAX_MEMORY,
-    PrefetchError,
-    PrefetchOptions,
-    PrefetchReport,
-    PreparedPrefetch,
-    prepare_prefetch,
-)
+from weightlib.memory import DEFAULT_MAX_MEMORY
 
+if TYPE_CHECKING:
+    from weightlib.prefetch import PrefetchReport, PreparedPrefetch
+
+from ..completion import complete_method
 from ..examples import Example, add_command
-from ..output import emit, format_bytes, print_line, warn
+from ..output import emit, print_line, silent, warn
 from ..params import ForceMemory, Json, ModelsOrFiles
 from ..progress import Counts, PlainLines, Steps, byte_progress, percent_done, running
+from ..units import SUMMARY_WIDTH, fit_fields, format_bytes, format_rate
 
 Threads = Annotated[
     int | None,
@@ -77,6 +76,7 @@ Method = Annotated[
         metavar="METHOD",
         help="First pass: sendfile (whole files, kernel-side, no copy), readahead (queued "
         "readahead(2) calls), auto (sendfile, or readahead for --tensors ranges).",
+        autocompletion=complete_method,
     ),
 ]
 
@@ -95,13 +95,17 @@ def prefetch_command(
     method: Method = "auto",
     as_json: Json = False,
 ) -> None:
-    """Read weight files into the page cache so a server's mmap finds them there.
+    """Read weights into the page cache before a server mmaps them.
 
     MODEL_OR_FILE is a model folder (its weights plus config/tokenizer files) or a file.
     Pages already cached are skipped, so a warm rerun costs almost nothing. With
     --rank/--world-size each rank warms files[rank::world_size] of the weights (support files
     on every rank); pass the node-local rank, since the page cache is per node.
     """
+    # start-up: the library's hub and checkpoint code loads only when the command runs, not
+    # for `--help` or a Tab completion
+    from weightlib.prefetch import PrefetchOptions, prepare_prefetch
+
     options = PrefetchOptions(
         models, threads, block_size, max_memory, force, auto, tensors, rank, world_size, method
     )
@@ -115,22 +119,37 @@ def prefetch_command(
         report = prepared.run(None if progress is None else progress.update)
     for message in report.warnings:
         warn(message)
-    emit(report, lambda r: print_line(_summary(r)))
+    emit(report, _print_summary, quiet_render=silent)
     report.raise_for_errors()
 
 
-def _summary(report: PrefetchReport) -> str:
-    """The one result line: what was selected, resident, read, and resident afterwards."""
+def _print_summary(report: PrefetchReport) -> None:
+    for line in _summary(report, _summary_width()):
+        print_line(line)
+
+
+def _summary_width() -> int:
+    """Summary lines fit 80 columns, or the terminal stdout is if it is narrower."""
+    if sys.stdout.isatty():
+        return min(SUMMARY_WIDTH, shutil.get_terminal_size().columns)
+    return SUMMARY_WIDTH
+
+
+def _summary(report: PrefetchReport, width: int = SUMMARY_WIDTH) -> list[str]:
+    """The result: what was selected, resident, read, and resident afterwards, on one line of
+    at most `width` columns or broken between two of these fields."""
     if report.skipped is not None:
-        return f"prefetch skipped: {report.skipped}"
+        return [f"prefetch skipped: {report.skipped}"]
     stats = report.stats
-    return (
-        f"prefetched {stats.files} file(s): {format_bytes(stats.bytes)} selected, "
-        f"{format_bytes(stats.already_resident_bytes)} already resident, "
-        f"{format_bytes(stats.read_bytes)} read in {stats.seconds:.2f} s ({stats.gbps:.2f} GB/s); "
+    rate = stats.read_bytes / stats.seconds if stats.seconds > 0 else 0.0
+    fields = [
+        f"{format_bytes(stats.bytes)} selected",
+        f"{format_bytes(stats.already_resident_bytes)} already resident",
+        f"{format_bytes(stats.read_bytes)} read in {stats.seconds:.2f} s ({format_rate(rate)})",
         f"resident after: {format_bytes(stats.resident_after_bytes)} "
-        f"({_percent(stats.resident_after_bytes, stats.bytes):.1f}%)"
-    )
+        f"({_percent(stats.resident_after_bytes, stats.bytes):.1f}%)",
+    ]
+    return fit_fields(f"prefetched {stats.files} file(s):", fields, width)
 
 
 def _percent(part: int, whole: int) -> float:
@@ -143,7 +162,7 @@ def _progress_line(counts: Counts) -> str:
     elapsed = max(time.monotonic() - counts.began, 1e-9)
     return (
         f"prefetch: {int(percent_done(counts)) // 10 * 10}% ({format_bytes(counts.done)} of "
-        f"{format_bytes(counts.total)} requested, {counts.done / elapsed / 1e9:.2f} GB/s)"
+        f"{format_bytes(counts.total)} requested, {format_rate(counts.done / elapsed)})"
     )
 
 
@@ -151,13 +170,15 @@ def _start_background(prepared: PreparedPrefetch) -> None:
     """Hand the planned files to a detached `weightlib prefetch` and say so."""
     plan = prepared.plan
     if plan.errors:  # report bad inputs now, before anything runs detached
+        from weightlib.prefetch import PrefetchError  # start-up, as above
+
         raise PrefetchError(plan.errors)
     pid = _spawn_background(prepared)
     line = (
         f"prefetching {len(plan.files)} file(s) ({format_bytes(plan.to_read_bytes)} to "
         f"read) in the background, pid {pid}"
     )
-    emit({"pid": pid, **plan.to_json()}, lambda _: print_line(line))
+    emit({"pid": pid, **plan.to_json()}, lambda _: print_line(line), lambda _: print_line(str(pid)))
 
 
 def _spawn_background(prepared: PreparedPrefetch) -> int:
