@@ -447,15 +447,13 @@ def byte_progress(
     label: str,
     plain: PlainLines | Callable[[], PlainLines] | None = None,
     *,
-    transient: bool = True,
     per_item: bool = False,
 ) -> ByteProgress | None:
     """Progress for one command: None with `-q`; on a terminal Rich bars (the total labelled
     `label`, one bar per item if `per_item`); else `plain` lines (built only now if a factory).
 
-    The bars always vanish when work stops; `transient` is accepted for older callers only.
+    The bars always vanish when work stops.
     """
-    del transient
     if OPTIONS.quiet:
         return None
     if stderr_is_terminal():

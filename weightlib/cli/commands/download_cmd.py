@@ -117,8 +117,8 @@ def _plain_lines() -> PlainLines:
 
 
 def _progress() -> ByteProgress | None:
-    """Bars for the total and each file in flight (kept on screen), or plain lines."""
-    return byte_progress("total", _plain_lines, transient=False, per_item=True)
+    """Bars for the total and each file in flight (gone when done), or plain lines."""
+    return byte_progress("total", _plain_lines, per_item=True)
 
 
 def print_result(result: DownloadResult) -> None:
