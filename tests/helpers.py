@@ -3,6 +3,7 @@ and checks on the real CLI's output."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import resource
@@ -201,14 +202,23 @@ def run_with_fd_limit(
     )
 
 
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """Terminate a test server process (kill it after 5 s) and close its pipe."""
+def stop_process(process: subprocess.Popen[Any], *, group: bool = False) -> None:
+    """Terminate a test server process (kill it after 5 s) and close its pipe; with `group`,
+    its whole process group (a server started with `start_new_session=True`)."""
+
+    def send(sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+
     if process.poll() is None:
-        process.terminate()
+        send(signal.SIGTERM)
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            process.kill()
+            send(signal.SIGKILL)
             process.wait()
     if process.stdout:
         process.stdout.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 # Filesystem types whose reads cross a network (or a hypervisor boundary) and so benefit from
@@ -100,3 +101,12 @@ def is_network_fs(fstype: str | None) -> bool:
     if not fstype:
         return False
     return fstype.lower() in NETWORK_FS_TYPES
+
+
+def has_size(path: Path, size: int) -> bool:
+    """True when `path` is a regular file (links followed) of exactly `size` bytes."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == size

@@ -16,11 +16,9 @@ Use from a test module with `pytest_plugins = ["tests.hubs.third_party"]`: fixtu
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +32,7 @@ from types import TracebackType
 
 import pytest
 
-from tests.helpers import hermetic_env, random_file, sha256_of
+from tests.helpers import hermetic_env, random_file, sha256_of, stop_process
 from tests.layouts import INDEX, support_files, write_shard, write_sharded
 
 LFS_SUFFIXES = (".safetensors", ".bin")
@@ -250,15 +248,7 @@ class OlahServer:
 
     def stop(self) -> None:
         """SIGTERM to the server's process group, SIGKILL after 5 s."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process(self.process, group=True)
 
     def __enter__(self) -> OlahServer:
         return self

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..atomic import atomic_writer
 from ..errors import NotFoundError, RemoteError
+from ..fs import has_size
 from ..hashing import can_verify, mismatch_reason
 from ..safepath import check_path_segment, safe_join
 from ..shards import list_local_files
@@ -93,13 +94,6 @@ def _atomic_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _size_ok(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
-
-
 def _make_readable(path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
@@ -134,11 +128,11 @@ class HfCacheLayout:
         return safe_join(self.storage / "blobs", blob_name(file), self.where)
 
     def is_cached(self, file: RemoteFile) -> bool:
-        return _size_ok(safe_join(self.root, file.path, self.where), file.size)
+        return has_size(safe_join(self.root, file.path, self.where), file.size)
 
     def adopt(self, file: RemoteFile) -> bool:
         blob = self.blob_path(file)
-        if not _size_ok(blob, file.size):
+        if not has_size(blob, file.size):
             return False
         self._link(file)
         return True
@@ -213,7 +207,7 @@ class HfLocalDirLayout:
         )
 
     def is_cached(self, file: RemoteFile) -> bool:
-        if not _size_ok(self._final_path(file), file.size):
+        if not has_size(self._final_path(file), file.size):
             return False
         try:
             lines = self._metadata_path(file).read_text().splitlines()
@@ -225,7 +219,7 @@ class HfLocalDirLayout:
         """Take a file already complete under its final name whose size and hash match the
         listing (a kill between its rename and its metadata write): record it, fetch nothing."""
         final = self._final_path(file)
-        if final.is_symlink() or not _size_ok(final, file.size):
+        if final.is_symlink() or not has_size(final, file.size):
             return False
         if not can_verify(file):
             return False  # nothing to prove the content with

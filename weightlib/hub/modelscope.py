@@ -28,6 +28,7 @@ from ..errors import (
     RemoteError,
     WeightlibError,
 )
+from ..fs import has_size
 from ..safepath import safe_join
 from ..shards import list_local_files
 from .base import Destination, RemoteFile, RepoListing, TransientRemoteError
@@ -288,7 +289,7 @@ class ModelScopeLayout:
 
     def is_cached(self, file: RemoteFile) -> bool:
         target = self._target(file)
-        return target.is_file() and target.stat().st_size == file.size
+        return has_size(target, file.size)
 
     def partial_path(self, file: RemoteFile) -> Path:
         # The client's own name for partial bytes, so either tool can resume the other's.

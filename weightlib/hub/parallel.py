@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import AuthError, NotFoundError
+from ..fs import has_size
 from .base import ProgressCallback, RemoteFile, TransientRemoteError
 from .hf_errors import AUTH_HINT
 
@@ -138,13 +139,6 @@ def holes_left_by_full_disk(path: Path, size: int) -> bool:
     return allocated < size and free < size - allocated
 
 
-def _size_is(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
-
-
 def fetch_parallel(
     target: tuple[str, dict[str, str]],
     what: str,
@@ -176,7 +170,7 @@ def fetch_parallel(
     if holes_left_by_full_disk(side, size):
         side.unlink()
         raise OSError(errno.ENOSPC, "No space left on device", str(destination))
-    if not _size_is(side, size):
+    if not has_size(side, size):
         side.unlink(missing_ok=True)
         raise TransientRemoteError(f"{what}: parallel download ended short")
     os.replace(side, destination)
