@@ -10,7 +10,7 @@ VLLM_VERSION ?= 0.34.0
 VLLM_CACHE := .cache/vllm
 VLLM_STAMP := $(VLLM_CACHE)/vllm-$(VLLM_VERSION).fetched
 
-.PHONY: install lint format test vllm-reference demo completions man bench clean
+.PHONY: install lint format test vllm-reference demo completions man wheel bench clean
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ completions: install
 
 man: install
 	$(BIN)/python -m weightlib.cli.manpage > man/weightlib.1
+
+# The wheel (with the man page, completions and weightlib-entrypoint) in dist/; needs no .venv:
+# pip fetches the build backend (hatchling) into an isolated build environment.
+wheel:
+	$(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import WEIGHTLIB, hermetic_env
+from tests.installed import InstalledWheel, build_wheel, install_into_fresh_venv
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -24,6 +25,13 @@ def minilm_dir() -> Path:
     folder = Path(spec.origin).parent / "model"
     assert (folder / "model.safetensors").is_file()
     return folder
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    """This checkout's wheel installed into a fresh venv, built once per test process."""
+    root = tmp_path_factory.mktemp("wheel")
+    return install_into_fresh_venv(build_wheel(root / "dist"), root / "venv")
 
 
 @pytest.fixture

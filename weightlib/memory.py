@@ -258,8 +258,12 @@ def memory_view(root: str | os.PathLike[str] = "/") -> MemoryView:
 
 def memory_limit(text: str, what: str = "--max-memory") -> tuple[int, str]:
     """The bytes SIZE or PCT (of `available_memory_bytes`) allows, and how messages name it."""
-    available = available_memory_bytes()
-    limit = parse_memory_limit(text, available, what)
-    if text.strip().endswith("%"):
-        return limit, f"{text} of {format_size(available)} available"
-    return limit, text
+    view = memory_view()
+    limit = parse_memory_limit(text, view.available, what)
+    if not text.strip().endswith("%"):
+        return limit, text
+    source = f"{format_size(view.available)} available"
+    if view.cgroup is not None and view.cgroup.headroom == view.available:
+        # Say why "available" is small inside a container: the cgroup's limit, not the machine.
+        source += f" under the cgroup memory limit of {format_size(view.cgroup.limit)}"
+    return limit, f"{text} of {source}"

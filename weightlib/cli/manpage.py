@@ -24,6 +24,20 @@ FILES = (
     ("~/.cache/huggingface/hub", "Hugging Face cache (HF_HUB_CACHE); download's default target."),
     ("~/.cache/modelscope", "ModelScope cache (MODELSCOPE_CACHE)."),
     ("/proc/mounts", "read to tell network filesystems (prefetch --auto)."),
+    (
+        "weightlib-entrypoint",
+        "container entrypoint installed beside weightlib: downloads $MODEL, warms it in the "
+        "background, then execs the server with $MODEL_DIR set.",
+    ),
+    (
+        "share/bash-completion/completions/weightlib",
+        "bash completion under the install prefix; zsh's is share/zsh/site-functions/_weightlib, "
+        "fish's share/fish/vendor_completions.d/weightlib.fish.",
+    ),
+    (
+        "/etc/cron.d/weightlib-warm",
+        "where the cron recipe goes; cron skips files there whose names contain a dot.",
+    ),
 )
 
 
