@@ -32,6 +32,10 @@ COMMANDS = [
     "status",
     "evict",
     "doctor",
+    "cache ls",
+    "cache verify",
+    "cache rm",
+    "cache prune",
 ]
 
 
@@ -60,6 +64,10 @@ def arguments(command: str, model: Path, tmp_path: Path) -> list[str]:
         "status": ["status", str(model)],
         "evict": ["evict", str(model)],
         "doctor": ["doctor"],
+        "cache ls": ["cache", "ls", "--cache-dir", str(tmp_path / "cache")],
+        "cache verify": ["cache", "verify", REPO, "--cache-dir", str(tmp_path / "cache")],
+        "cache rm": ["cache", "rm", REPO, "--cache-dir", str(tmp_path / "cache"), "--dry-run"],
+        "cache prune": ["cache", "prune", "--cache-dir", str(tmp_path / "cache"), "--dry-run"],
     }[command]
 
 
@@ -92,6 +100,9 @@ def test_global_flags_work_before_and_after_every_command(
     where: str,
 ) -> None:
     args = arguments(command, model, tmp_path)
+    if command.startswith("cache "):  # a cache holding REPO, made by the real command
+        made = run_cli("download", REPO, "--cache-dir", tmp_path / "cache", env=hub_env)
+        assert made.returncode == 0, made.stderr
     # status's own --verbose (page maps) takes the name; it has no -v of the global meaning
     verbose = "--verbose" if command == "status" else "-v"
     flags = [verbose, "-q", "--json"] if where == "after" else ["--verbose", "--quiet", "--json"]

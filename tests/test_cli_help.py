@@ -23,7 +23,11 @@ COMMANDS = (
     "status",
     "evict",
     "doctor",
+    "cache",
 )
+CACHE_COMMANDS = ("cache ls", "cache verify", "cache rm", "cache prune")
+LEAF_COMMANDS = (*(c for c in COMMANDS if c != "cache"), *CACHE_COMMANDS)
+"""What runs: every command, and each subcommand of the `cache` group."""
 WEIGHT_FORMATS = ["auto", "safetensors", "bin", "pt"]
 
 
@@ -57,6 +61,11 @@ def complete_bash(words: str, cwd: Path) -> list[str]:
         ("weightlib prefetch ./m --method re", ["readahead"]),
         ("weightlib dummy-init ./m --dtype ", ["keep", "bf16", "fp16", "fp32"]),
         ("weightlib dummy-init ./m --dtype f", ["fp16", "fp32"]),
+        ("weightlib cache ", ["ls", "verify", "rm", "prune"]),
+        ("weightlib cache ls --sort ", ["size", "accessed", "modified", "name"]),
+        ("weightlib cache ls --source ", ["hf", "modelscope", "all"]),
+        ("weightlib cache prune --source a", ["all"]),
+        ("weightlib cache verify org/m --source m", ["modelscope"]),
     ],
 )
 def test_choice_options_complete_their_values_not_file_names(
@@ -68,6 +77,8 @@ def test_choice_options_complete_their_values_not_file_names(
 
 
 def test_completed_values_are_the_ones_the_commands_accept() -> None:
+    from weightlib.cache import SORT_ORDERS
+    from weightlib.cache import SOURCES as CACHE_SOURCES
     from weightlib.cli import completion
     from weightlib.download import DOWNLOAD_FORMATS
     from weightlib.dummy import DTYPE_CHOICES
@@ -83,7 +94,11 @@ def test_completed_values_are_the_ones_the_commands_accept() -> None:
     assert values(completion.complete_source) == list(SOURCES)
     assert values(completion.complete_method) == list(METHODS)
     assert values(completion.complete_dtype) == list(DTYPE_CHOICES)
+    assert values(completion.complete_cache_source) == list(CACHE_SOURCES)
+    assert values(completion.complete_cache_sort) == list(SORT_ORDERS)
     completers = (
+        completion.complete_cache_source,
+        completion.complete_cache_sort,
         completion.complete_weight_format,
         completion.complete_download_format,
         completion.complete_source,
@@ -155,11 +170,11 @@ def test_app_help_shows_every_summary_whole(
         assert all(len(line) <= columns for line in lines)
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", LEAF_COMMANDS)
 def test_every_command_help_ends_with_two_to_four_examples(
     run_cli: CliRunner, cli_env: dict[str, str], command: str
 ) -> None:
-    text = run_help(run_cli, cli_env, command, columns=100)
+    text = run_help(run_cli, cli_env, *command.split(), columns=100)
     examples = text.rstrip().rsplit("\nExamples:\n", 1)
     assert len(examples) == 2, f"{command} --help has no Examples section at its end"
     lines = [line.strip() for line in examples[1].splitlines() if line.strip()]
@@ -170,17 +185,19 @@ def test_every_command_help_ends_with_two_to_four_examples(
     assert all(len(c) <= 77 for c in commands)  # `  $ ` + 75 characters: fits 80 columns
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", LEAF_COMMANDS)
 def test_usage_lines_name_arguments_without_braces(
     run_cli: CliRunner, cli_env: dict[str, str], command: str
 ) -> None:
-    text = run_help(run_cli, cli_env, command, columns=100)
+    text = run_help(run_cli, cli_env, *command.split(), columns=100)
     usage = text.split("\n\n", 1)[0]
     assert usage.startswith(f"Usage: weightlib {command} ")
     assert "{" not in usage and "}" not in usage, usage
     if command in ("prefetch", "status", "evict"):
         assert usage.rstrip().endswith(" MODEL_OR_FILE..."), usage
-    elif command != "doctor":
+    elif command in ("cache ls", "cache rm"):
+        assert usage.rstrip().endswith((" [MODEL...]", " MODEL[@REV]...")), usage
+    elif command not in ("doctor", "cache prune"):
         assert usage.rstrip().endswith(" MODEL"), usage
 
 

@@ -44,7 +44,11 @@ EXIT_CODES: tuple[ExitCode, ...] = (
         "integrity: corrupt header, checksum mismatch, index names missing files, a server or "
         "file naming an unsafe path (absolute, `..`, backslash, NUL, empty segment)",
     ),
-    ExitCode(7, "lock-timeout", "waiting for a lock timed out"),
+    ExitCode(
+        7,
+        "lock-timeout",
+        "waiting for a lock timed out, or `cache rm` found a running download holding one",
+    ),
     ExitCode(
         8,
         "resources",

@@ -69,6 +69,8 @@ def global_options(
     """
     group, name = ctx.command, ctx.invoked_subcommand
     command = group.get_command(ctx, name) if isinstance(group, TyperGroup) and name else None
+    if isinstance(command, TyperGroup):
+        return  # `cache`: each of its subcommands has --json
     if as_json and command is not None and not any("--json" in p.opts for p in command.params):
         raise typer.BadParameter(f"'{name}' has no JSON output", param_hint="'--json'")
 

@@ -35,6 +35,10 @@ _DESCRIPTIONS = {
     "bf16": "bfloat16",
     "fp16": "float16",
     "fp32": "float32",
+    "size": "largest first",
+    "accessed": "most recently read first",
+    "modified": "most recently written first",
+    "name": "by repository id",
 }
 _METHOD_DESCRIPTIONS = {"auto": "sendfile, or readahead for --tensors ranges"}
 
@@ -84,3 +88,20 @@ def complete_dtype(incomplete: str) -> list[Completion]:
     from weightlib.dummy import DTYPE_CHOICES
 
     return _matching(DTYPE_CHOICES, incomplete)
+
+
+CACHE_SOURCES = ("hf", "modelscope", "all")
+"""`weightlib.cache.SOURCES` (tests/test_cli_help.py holds them equal): a Tab must not import
+the cache package."""
+CACHE_SORT_ORDERS = ("size", "accessed", "modified", "name")
+"""`weightlib.cache.SORT_ORDERS`, likewise."""
+
+
+def complete_cache_source(incomplete: str) -> list[Completion]:
+    """`--source` of `cache ls`/`prune`: a hub, or both."""
+    return _matching(CACHE_SOURCES, incomplete, {"all": "both hubs' caches"})
+
+
+def complete_cache_sort(incomplete: str) -> list[Completion]:
+    """`--sort` of `cache ls`."""
+    return _matching(CACHE_SORT_ORDERS, incomplete)

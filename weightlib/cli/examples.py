@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter  # Typer vendors click; these aren't public
@@ -28,19 +28,24 @@ class Example:
     command: str
 
 
+def whole_summary(command: TyperCommand | TyperGroup) -> str:
+    """A command's summary whole, for the app's command list, which wraps it to the terminal.
+
+    Click would cut it at the width left beside the names (~42 characters at 60 columns) and end
+    it with `...`, mid-sentence.
+    """
+    text = command.short_help or (command.help or "").split("\n\n", 1)[0]
+    return " ".join(text.split())
+
+
 class ExamplesCommand(TyperCommand):
     """A Typer command whose `--help` ends with an Examples block."""
 
     examples: tuple[Example, ...] = ()
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        """The summary whole, for the app's command list, which wraps it to the terminal.
-
-        Click would cut it at `limit` (the width left beside the names, ~42 characters at 60
-        columns) and end it with `...`, mid-sentence.
-        """
-        text = self.short_help or (self.help or "").split("\n\n", 1)[0]
-        return " ".join(text.split())
+        """The summary whole (`whole_summary`), not cut at `limit`."""
+        return whole_summary(self)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         """Click's usage pieces, with each argument as its metavar: `[OPTIONS] MODEL`.
@@ -66,6 +71,14 @@ class ExamplesCommand(TyperCommand):
             for example in self.examples:
                 formatter.write_text(example.caption)
                 formatter.write(" " * formatter.current_indent + f"  $ {example.command}\n")
+
+
+class SummaryGroup(TyperGroup):
+    """A command group (`cache`) listed in the app's `--help` with its summary whole."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The summary whole (`whole_summary`), not cut at `limit`."""
+        return whole_summary(self)
 
 
 def add_command(

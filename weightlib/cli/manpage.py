@@ -69,10 +69,22 @@ def option_lines(command: Any) -> list[str]:
     return out
 
 
+def leaf_commands(commands: dict[str, Any]) -> dict[str, Any]:
+    """Every command that runs, by its full name: a group's (`cache`) as `cache ls`, …"""
+    leaves: dict[str, Any] = {}
+    for name, command in commands.items():
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            leaves.update({f"{name} {sub}": c for sub, c in subcommands.items()})
+        else:
+            leaves[name] = command
+    return leaves
+
+
 def command_section(commands: dict[str, Any]) -> list[str]:
     """`.SS` per command: its synopsis, its help text and its options."""
     out = [".SH COMMANDS"]
-    for name, command in commands.items():
+    for name, command in leaf_commands(commands).items():
         usage = " ".join(command.collect_usage_pieces(typer.Context(command, info_name=name)))
         out += [f".SS {roff(name)}", f"\\fBweightlib {roff(name)}\\fR {roff(usage)}", ".PP"]
         out += [paragraphs(command.help or ""), *option_lines(command)]
@@ -90,7 +102,7 @@ def table_section(title: str, rows: list[tuple[str, str]], font: str = "B") -> l
 def examples_section(commands: dict[str, Any]) -> list[str]:
     """Every command's registered examples, in command order: caption, then the command line."""
     out = [".SH EXAMPLES"]
-    for command in commands.values():
+    for command in leaf_commands(commands).values():
         for example in examples_of(command):
             out += [".PP", roff(example.caption), ".PP", ".RS"]
             out += [f"\\fB{roff(example.command)}\\fR", ".RE"]
@@ -118,7 +130,8 @@ def render() -> str:
         *table_section("FILES", [(roff(k), v) for k, v in FILES], font="I"),
         *examples_section(commands),
         ".SH SEE ALSO",
-        "\\fBhf\\fR(1), \\fBvmtouch\\fR(8), \\fBfincore\\fR(1)",
+        "\\fBhf\\fR(1), \\fBvmtouch\\fR(8), \\fBfincore\\fR(1), \\fBcron\\fR(8), "
+        "\\fBsystemd.timer\\fR(5)",
         "",
     ]
     return "\n".join(out)

@@ -16,6 +16,7 @@ from typer.core import TyperOption
 from weightlib.shards import WEIGHT_FORMATS
 
 from .completion import (
+    complete_cache_source,
     complete_download_format,
     complete_source,
     complete_weight_format,
@@ -170,6 +171,27 @@ CacheDir = Annotated[
     str | None,
     typer.Option("--cache-dir", metavar="DIR", help="Hub cache folder (default: HF_HUB_CACHE)."),
 ]
+
+CacheFolder = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Cache folder to read (default: HF_HUB_CACHE and MODELSCOPE_CACHE).",
+        show_default=False,
+    ),
+]
+"""`weightlib cache`'s --cache-dir: either hub's cache layout."""
+CacheSource = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        metavar="HUB",
+        help="hf, modelscope, or all (both hubs' caches).",
+        autocompletion=complete_cache_source,
+    ),
+]
+"""`weightlib cache`'s --source: one hub's cache, or both."""
 
 # ---- what to select ---------------------------------------------------------------------------
 

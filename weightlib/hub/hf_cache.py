@@ -45,6 +45,18 @@ def repo_folder_name(repo: str, repo_type: str) -> str:
     return "--".join([f"{repo_type}s", *repo.split("/")])
 
 
+_REPO_FOLDER = re.compile(r"(model|dataset|space)s--(.+)")
+
+
+def parse_repo_folder_name(name: str) -> tuple[str, str] | None:
+    """(repo id, repo type) from a cache folder name (`models--org--name`), as the client reads
+    it back; None for any other name."""
+    match = _REPO_FOLDER.fullmatch(name)
+    if match is None:
+        return None
+    return match.group(2).replace("--", "/"), match.group(1)
+
+
 def blob_name(file: RemoteFile) -> str:
     """The client's cache blob name: the sha256 for LFS files, the git blob sha1 otherwise."""
     name = file.sha256 or file.blob_id
@@ -72,7 +84,11 @@ def _write_tree_cache(folder: Path, listing: RepoListing) -> None:
         write_tree_cache(str(folder), listing.commit, entries)
 
 
-def _read_tree_cache(folder: Path, commit: str) -> list[RemoteFile] | None:
+def recorded_files(folder: Path, commit: str) -> list[RemoteFile] | None:
+    """The listing of `commit` a download recorded in `folder`'s tree cache (`trees/`), or None.
+
+    Paths are as the hub gave them: check them before joining them to a folder.
+    """
     try:
         from huggingface_hub._tree_cache import read_tree_cache  # start-up
     except ImportError:  # pragma: no cover
@@ -277,7 +293,7 @@ def local_listing(
     if not commit:
         raise NotFoundError(f"{what}: offline and this revision is not in the local cache")
     check_path_segment(commit, f"{what}: recorded commit id")
-    files = _read_tree_cache(meta, commit)
+    files = recorded_files(meta, commit)
     if files is None:
         folder = files_folder(commit)
         if not folder.is_dir():

@@ -19,6 +19,7 @@ from typer.core import TyperCommand
 
 from ..params import command_flags
 from . import (
+    cache_cmd,
     doctor_cmd,
     download_cmd,
     dummy_init_cmd,
@@ -39,6 +40,7 @@ MODULES: tuple[ModuleType, ...] = (
     prefetch_cmd,
     status_cmd,
     evict_cmd,
+    cache_cmd,
     doctor_cmd,
 )
 
@@ -46,9 +48,12 @@ MODULES: tuple[ModuleType, ...] = (
 def register_all(app: typer.Typer) -> None:
     """Attach every subcommand to `app`, each with the global `-v`/`-q`."""
     for module in MODULES:
-        before = len(app.registered_commands)
+        before = len(app.registered_commands), len(app.registered_groups)
         module.register(app)
-        for info in app.registered_commands[before:]:
+        added = app.registered_commands[before[0] :]
+        for group in app.registered_groups[before[1] :]:  # `cache ls|verify|rm|prune`
+            added += group.typer_instance.registered_commands if group.typer_instance else []
+        for info in added:
             base = info.cls or TyperCommand
             info.cls = with_global_flags(base, getattr(module, "QUIET", None))
 
