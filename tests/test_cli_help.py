@@ -57,7 +57,7 @@ def complete_bash(words: str, cwd: Path) -> list[str]:
         ("weightlib download org/m --format a", ["auto", "all"]),
         ("weightlib download org/m --source ", ["hf", "modelscope"]),
         ("weightlib filter ./m --source m", ["modelscope"]),
-        ("weightlib prefetch ./m --method ", ["auto", "readahead", "sendfile"]),
+        ("weightlib prefetch ./m --method ", ["auto", "readahead", "sendfile", "copy"]),
         ("weightlib prefetch ./m --method re", ["readahead"]),
         ("weightlib dummy-init ./m --dtype ", ["keep", "bf16", "fp16", "fp32"]),
         ("weightlib dummy-init ./m --dtype f", ["fp16", "fp32"]),

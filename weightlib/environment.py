@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import first_touch
 from .diskspace import existing_ancestor, free_bytes
 from .fs import get_fs_type
 from .hub.source import HF, env_source, offline_requested
@@ -131,7 +132,8 @@ def token_configured() -> dict[str, bool]:
 
 
 def kernel_features() -> dict[str, Any]:
-    """The page-cache calls prefetch and status use, as this kernel answers them."""
+    """The page-cache calls prefetch and status use, as this kernel answers them, and the
+    measured first-touch cost `prefetch --method auto` decides by (`weightlib.first_touch`)."""
     features: dict[str, Any] = {"kernel": platform.release(), "platform": sys.platform}
     try:
         from . import linux  # Linux-only syscalls: absent or failing elsewhere
@@ -141,6 +143,9 @@ def kernel_features() -> dict[str, Any]:
     except (ImportError, OSError, AttributeError):
         features["readahead"] = False
         features["cachestat"] = False
+    cost = first_touch.measure_in()
+    features["first_touch_ns_per_page"] = None if cost is None else round(cost, 1)
+    features["prefetch_auto_method"] = "copy" if first_touch.is_costly(cost) else "sendfile"
     return features
 
 

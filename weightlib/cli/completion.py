@@ -40,7 +40,10 @@ _DESCRIPTIONS = {
     "modified": "most recently written first",
     "name": "by repository id",
 }
-_METHOD_DESCRIPTIONS = {"auto": "sendfile, or readahead for --tensors ranges"}
+_METHOD_DESCRIPTIONS = {
+    "auto": "copy or sendfile by measured first-touch cost; readahead for --tensors",
+    "copy": "whole files through a reused buffer: pages touched now",
+}
 
 
 def _matching(

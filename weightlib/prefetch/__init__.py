@@ -5,7 +5,8 @@ The package, by job:
 - `inputs`: MODEL_OR_FILE arguments resolved to files (`resolve_files`), a rank's slice,
   the files on a network filesystem (also used by `status` and `evict`);
 - `plan`: what to read — wanted ranges minus resident pages (`plan_prefetch`), the memory guard;
-- `engine` and `readers`: the warming itself (sendfile, readahead, verification, repair);
+- `engine` and `readers`: the warming itself (sendfile, copy, readahead, verification, repair),
+  and `auto`'s choice between them (`choose_fill`, from `weightlib.first_touch`);
 - `report`: the outcome (`PrefetchStats`, `PrefetchReport`, `PrefetchError`);
 - `flow`: `weightlib prefetch` as a call (`prepare_prefetch(PrefetchOptions(...)).run()`);
 - `checkpoints`: vLLM-style helpers (`prefetch_checkpoint`, `prefetch_all_checkpoints`).
@@ -22,8 +23,12 @@ from .engine import (
     DROPPED_SHARE,
     MAX_THREADS,
     METHODS,
+    NETWORK_THREADS,
     REISSUE_ROUNDS,
+    FillChoice,
+    choose_fill,
     default_threads,
+    measure_first_touch,
     run_prefetch,
 )
 from .flow import PrefetchOptions, PreparedPrefetch, prepare_prefetch
@@ -40,11 +45,13 @@ __all__ = [
     "MAX_THREADS",
     "METHODS",
     "MIN_WINDOW",
+    "NETWORK_THREADS",
     "READ_CHUNK",
     "REISSUE_ROUNDS",
     "WEIGHT_SUFFIXES",
     "FileError",
     "FilePlan",
+    "FillChoice",
     "PrefetchError",
     "PrefetchHandle",
     "PrefetchOptions",
@@ -56,9 +63,11 @@ __all__ = [
     "ResolvedFiles",
     "available_memory_bytes",
     "check_memory",
+    "choose_fill",
     "default_threads",
     "evict",
     "is_network_fs",
+    "measure_first_touch",
     "network_files",
     "plan_prefetch",
     "prefetch_all_checkpoints",

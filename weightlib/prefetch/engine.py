@@ -10,7 +10,11 @@ last pass doubles as the barrier for reads still in flight and the fallback for 
 that ignore readahead.
 
 Measured on this project's VMs (bench/prefetch.py): sendfile reached the same or higher GB/s
-than readahead(2) at a third of the CPU, and a later mmap of the files faulted in faster.
+than readahead(2) at a third of the CPU. But where the first CPU touch of a page the device filled
+is expensive (lazily mapped VM memory, `weightlib.first_touch`), the server pays that during its
+load, and warming first made the load slower (bench/load.py). So `auto` measures it on a sample of
+the first file and then, where it is costly, reads whole files by copying them into a reused buffer
+(`copy`: the touch is paid inside the prefetch, across several threads), else with sendfile.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import contextlib
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .. import linux
 from ..errors import InvalidInputError, WeightlibError
+from ..first_touch import COSTLY_NS_PER_PAGE, is_costly, touch_cost_ns
+from ..fs import get_fs_type, is_network_fs
 from ..residency import (
     PAGE_SIZE,
     FileError,
@@ -46,18 +53,76 @@ from .report import PrefetchStats
 REISSUE_ROUNDS = 2
 """How often readahead is re-issued for ranges still missing before they are read outright."""
 MAX_THREADS = 64
-METHODS = ("auto", "readahead", "sendfile")
-"""First-pass methods. `auto`: sendfile for whole files, readahead for byte ranges (--tensors),
-where sendfile's own readahead would spill past the ranges."""
+METHODS = ("auto", "readahead", "sendfile", "copy")
+"""First-pass methods. `auto`: for whole files `copy` where the first CPU touch of a page the
+device filled is costly (measured), else `sendfile`; readahead for byte ranges (--tensors),
+where a whole-file read would spill past the ranges."""
+NETWORK_THREADS = 8
+"""Reader threads on a network filesystem: a single stream is latency-bound there, so more
+requests in flight fill the link (bench/load.py, sshfs through a 2 ms relay)."""
 BATCH_FILES = 64
 """Files held open at once while warming (fewer when the descriptor limit is low)."""
 DROPPED_SHARE = 0.5
 """A file whose wanted bytes are less than this share cached right after reading was dropped."""
 
 
-def default_threads() -> int:
-    """2–4 threads: enough to keep a device queue busy, few enough for a network filesystem."""
+def default_threads(network: bool = False) -> int:
+    """2–4 threads: enough to keep a local device's queue busy; `NETWORK_THREADS` on a network
+    filesystem, where latency bounds each stream."""
+    if network:
+        return NETWORK_THREADS
     return min(4, max(2, os.cpu_count() or 2))
+
+
+@dataclass(frozen=True)
+class FillChoice:
+    """How whole files are read in the first pass, and why (the JSON summary reports both)."""
+
+    method: str
+    reason: str
+    first_touch_ns: float | None = None
+    """The measured per-page cost of the first CPU touch after a device fill, if measured."""
+
+
+def choose_fill(method: str, first_touch_ns: float | None) -> FillChoice:
+    """The whole-file method for `method`: `auto` picks copy when the measured first-touch cost
+    is high, sendfile when it is low or could not be measured."""
+    if method != "auto":
+        return FillChoice(method, f"--method {method}", first_touch_ns)
+    if first_touch_ns is None:
+        return FillChoice("sendfile", "no cold sample to measure the first-touch cost on")
+    cost = f"{first_touch_ns / 1000:.2f} µs per page"
+    limit = f"{COSTLY_NS_PER_PAGE / 1000:.2f} µs"
+    if is_costly(first_touch_ns):
+        reason = (
+            f"the first CPU touch of a page the device filled costs {cost} here (>= {limit}): "
+            "copying while reading pays it now instead of during the server's load"
+        )
+        return FillChoice("copy", reason, first_touch_ns)
+    reason = f"the first CPU touch of a page the device filled costs {cost} (< {limit}): no copy"
+    return FillChoice("sendfile", reason, first_touch_ns)
+
+
+def measure_first_touch(plan: PrefetchPlan) -> float | None:
+    """The first-touch cost on a cold sample at the start of the first whole file to read."""
+    for file_plan in plan.files:
+        if not (file_plan.whole_file and file_plan.missing and file_plan.visible):
+            continue
+        try:
+            fd = open_for_cache(file_plan.path)
+        except WeightlibError:
+            continue
+        try:
+            return touch_cost_ns(fd, file_plan.size, file_plan.missing[0][0])
+        finally:
+            os.close(fd)
+    return None
+
+
+def _on_network(plan: PrefetchPlan) -> bool:
+    """True when the first file to read is on a network filesystem."""
+    first = next((f for f in plan.files if f.missing), None)
+    return first is not None and is_network_fs(get_fs_type(first.path))
 
 
 def check_method(method: str) -> None:
@@ -87,14 +152,16 @@ def run_prefetch(
     failures land in `errors`; the other files are still warmed.
     """
     check_method(method)
-    threads = default_threads() if num_threads is None else num_threads
+    threads = default_threads(_on_network(plan)) if num_threads is None else num_threads
     check_threads(threads)
     if block_size is not None and block_size < PAGE_SIZE:
         raise InvalidInputError(f"--block-size must be at least {PAGE_SIZE} bytes")
     started = time.monotonic()
     errors = list(plan.errors)
     todo = [f for f in plan.files if f.missing]
+    fill = choose_fill(method, measure_first_touch(plan) if method == "auto" else None)
     warmer = _Warmer(threads, block_size, method, ByteCounter(plan.to_read_bytes, progress))
+    warmer.whole_file_method = fill.method
     repaired = 0
     try:
         step = _batch_size()
@@ -114,6 +181,9 @@ def run_prefetch(
         errors=errors,
         repaired_bytes=repaired,
         dropped_files=dropped,
+        method=fill.method,
+        method_reason=fill.reason,
+        first_touch_ns=fill.first_touch_ns,
     )
 
 
@@ -142,6 +212,8 @@ class _Warmer:
         self.method = method
         self.counter = counter
         self.reader = Reader()
+        self.whole_file_method = "sendfile"
+        """What `auto` reads whole files with (`choose_fill`)."""
 
     def close(self) -> None:
         """Release the reader."""
@@ -157,6 +229,8 @@ class _Warmer:
             def first_pass(target: OpenFile, offset: int, length: int) -> None:
                 if target.method == "sendfile":
                     self.reader.read(target, offset, length)
+                elif target.method == "copy":
+                    self.reader.copy(target, offset, length)
                 else:
                     readahead.issue(target, offset, length)
                 self.counter.add(length)
@@ -181,9 +255,13 @@ class _Warmer:
                 errors.append(FileError.from_error(file_plan.path, exc))
                 continue
             window = self.block_size or readahead_window(file_plan.st_dev)
-            whole = self.method == "auto" and file_plan.whole_file
-            method = "sendfile" if self.method == "sendfile" or whole else "readahead"
-            opened.append(OpenFile(file_plan, fd, window, method))
+            opened.append(OpenFile(file_plan, fd, window, self._first_pass_method(file_plan)))
+
+    def _first_pass_method(self, file_plan: FilePlan) -> str:
+        """`--method`, or for `auto` the whole-file choice (ranges get readahead)."""
+        if self.method != "auto":
+            return self.method
+        return self.whole_file_method if file_plan.whole_file else "readahead"
 
     def _repair(self, opened: Sequence[OpenFile], readahead: Readahead) -> int:
         """Re-issue readahead for what is still missing, then read what is left outright;
@@ -213,7 +291,8 @@ def _still_missing(opened: Sequence[OpenFile]) -> dict[int, list[Range]]:
     """
     remaining: dict[int, list[Range]] = {}
     for item in opened:
-        if item.failed is not None or (not item.plan.visible and item.method == "sendfile"):
+        synchronous = item.method in ("sendfile", "copy")
+        if item.failed is not None or (not item.plan.visible and synchronous):
             continue
         missing = list(item.plan.missing)
         if item.plan.visible:

@@ -41,7 +41,7 @@ class PrefetchOptions:
     """With `world_size`: warm `weights[rank::world_size]` (support files on every rank)."""
     world_size: int | None = None
     method: str = "auto"
-    """First pass: auto, readahead or sendfile (see `METHODS`)."""
+    """First pass: auto, readahead, sendfile or copy (see `METHODS`)."""
 
 
 @dataclass

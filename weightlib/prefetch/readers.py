@@ -94,7 +94,7 @@ class OpenFile:
     window: int
     """Bytes per readahead call."""
     method: str = "readahead"
-    """How the first pass brings the file in: `readahead` or `sendfile`."""
+    """How the first pass brings the file in: `readahead`, `sendfile` or `copy`."""
     failed: FileError | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -117,7 +117,7 @@ def chunks(
     """(file, offset, length) pieces of each file's ranges, in order: one readahead window long,
     or `READ_CHUNK` for files read with sendfile when `by_method` is set."""
     for item in files:
-        step = READ_CHUNK if by_method and item.method == "sendfile" else item.window
+        step = READ_CHUNK if by_method and item.method in ("sendfile", "copy") else item.window
         for start, end in ranges.get(item.fd, ()):
             for offset in range(start, end, step):
                 yield item, offset, min(end, offset + step) - offset
@@ -201,6 +201,16 @@ class Reader:
             if sent == 0:  # the file shrank
                 return
             offset += sent
+
+    def copy(self, target: OpenFile, offset: int, length: int) -> None:
+        """Bring `length` bytes at `offset` in by copying them into this thread's reused buffer:
+        the CPU touches every page now, inside the read, not during the server's load."""
+        end = offset + length
+        while offset < end:
+            got = self._pread(target.fd, offset, end - offset)
+            if got == 0:  # the file shrank
+                return
+            offset += got
 
     def _pread(self, fd: int, offset: int, length: int) -> int:
         """One pread into this thread's buffer; the bytes read."""

@@ -28,6 +28,12 @@ class PrefetchStats:
     """Bytes that readahead did not bring in and that were read outright."""
     dropped_files: list[str] = field(default_factory=list)
     """Files read whose pages did not stay cached (see `warnings`)."""
+    method: str = "sendfile"
+    """How whole files were read first: sendfile, copy or readahead."""
+    method_reason: str = ""
+    """Why that method (for `auto`: the measured first-touch cost)."""
+    first_touch_ns: float | None = None
+    """Measured per-page cost of the first CPU touch after a device fill, if measured."""
 
     @property
     def warnings(self) -> list[str]:
@@ -59,6 +65,11 @@ class PrefetchStats:
             "gbps": round(self.gbps, 3),
             "resident_after_bytes": self.resident_after_bytes,
             "repaired_bytes": self.repaired_bytes,
+            "method": self.method,
+            "method_reason": self.method_reason,
+            "first_touch_ns_per_page": (
+                None if self.first_touch_ns is None else round(self.first_touch_ns, 1)
+            ),
             "errors": [e.to_json() for e in self.errors],
             "warnings": self.warnings,
         }

@@ -74,8 +74,10 @@ Method = Annotated[
     typer.Option(
         "--method",
         metavar="METHOD",
-        help="First pass: sendfile (whole files, kernel-side, no copy), readahead (queued "
-        "readahead(2) calls), auto (sendfile, or readahead for --tensors ranges).",
+        help="First pass: sendfile (whole files, kernel-side, no copy), copy (whole files read "
+        "into a reused buffer, so the CPU touches every page now), readahead (queued "
+        "readahead(2) calls), auto (copy where the first touch of a page the device filled is "
+        "measured to be costly, else sendfile; readahead for --tensors ranges).",
         autocompletion=complete_method,
     ),
 ]
@@ -149,6 +151,8 @@ def _summary(report: PrefetchReport, width: int = SUMMARY_WIDTH) -> list[str]:
         f"resident after: {format_bytes(stats.resident_after_bytes)} "
         f"({_percent(stats.resident_after_bytes, stats.bytes):.1f}%)",
     ]
+    if stats.read_bytes:
+        fields.append(f"via {stats.method}")
     return fit_fields(f"prefetched {stats.files} file(s):", fields, width)
 
 
