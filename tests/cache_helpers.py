@@ -13,6 +13,13 @@ from tests.helpers import WEIGHTLIB, write_file
 from tests.hubs.fixtures import HubServer, make_sharded_repo
 from tests.layouts import write_shard
 
+CLIENT_DOWNLOAD = """
+import sys
+from huggingface_hub import snapshot_download
+print(snapshot_download(sys.argv[1]))
+"""
+"""A snapshot made by the hub client itself: `python -c CLIENT_DOWNLOAD org/name`."""
+
 SHARED_SHARDS = ("model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors")
 CHANGED_SHARD = "model-00003-of-00003.safetensors"
 

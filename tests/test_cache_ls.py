@@ -12,6 +12,7 @@ import pytest
 
 from tests.cache_helpers import (
     CHANGED_SHARD,
+    CLIENT_DOWNLOAD,
     document,
     hf_cache,
     repo_entry,
@@ -103,13 +104,6 @@ def test_a_running_download_shows_as_downloading(
         stop_process(process)
     after = repo_entry(document(hub_env, "cache", "ls"), "org/running")
     assert after["downloading"] is False  # the lock died with its holder
-
-
-CLIENT_DOWNLOAD = """
-import sys
-from huggingface_hub import snapshot_download
-print(snapshot_download(sys.argv[1]))
-"""
 
 
 def test_a_cache_made_by_the_hub_client_itself_is_read(

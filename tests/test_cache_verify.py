@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache_helpers import document, hf_cache, weightlib
+from tests.cache_helpers import CLIENT_DOWNLOAD, document, hf_cache, weightlib
 from tests.helpers import sha256_of
 from tests.hubs.fixtures import HubServer, make_sharded_repo
 
@@ -85,13 +85,6 @@ def test_repair_with_offline_is_a_usage_error(snapshot: Path, hub_env: dict[str,
 def test_an_uncached_repository_exits_3(hub_env: dict[str, str]) -> None:
     result = weightlib(hub_env, "cache", "verify", "org/never", "--offline")
     assert result.returncode == 3 and "org/never" in result.stderr
-
-
-CLIENT_DOWNLOAD = """
-import sys
-from huggingface_hub import snapshot_download
-print(snapshot_download(sys.argv[1]))
-"""
 
 
 def test_a_cache_made_by_the_hub_client_verifies_offline_from_its_blob_names(
