@@ -10,7 +10,7 @@ from ..hub.hf_cache import parse_repo_folder_name, recorded_files, repo_folder_n
 from .busy import any_lock_held
 from .completeness import revision_problems
 from .model import CachedRepo, CachedRevision
-from .walk import PARTIAL_SUFFIX, Contents, Inode, partial_files, walk_folder
+from .walk import PARTIAL_SUFFIX, Contents, Inode, partial_files, scan_subfolders, walk_folder
 
 
 def read_refs(folder: Path) -> dict[str, list[str]]:
@@ -116,17 +116,7 @@ def scan_hf_repo(cache_root: Path, folder: Path, revision: str | None = None) ->
 
 def scan_hf_cache(cache_root: Path) -> list[CachedRepo]:
     """Every repository of a Hugging Face cache folder (none if it does not exist)."""
-    try:
-        entries = sorted(os.scandir(cache_root), key=lambda e: e.name)
-    except OSError:
-        return []
-    repos = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            repo = scan_hf_repo(cache_root, Path(entry.path))
-            if repo is not None:
-                repos.append(repo)
-    return repos
+    return scan_subfolders(cache_root, lambda folder: scan_hf_repo(cache_root, folder))
 
 
 def hf_repo_folder(cache_root: Path, repo: str, repo_type: str) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..hub.modelscope import LISTING_DIR, ModelScopeLayout
@@ -13,7 +12,7 @@ from .busy import any_lock_held
 from .completeness import revision_problems
 from .hf_scan import snapshot_names
 from .model import CachedRepo, CachedRevision, PartialFile
-from .walk import PARTIAL_SUFFIX, Contents, walk_folder
+from .walk import PARTIAL_SUFFIX, Contents, scan_subfolders, walk_folder
 
 
 def client_lock_path(cache_root: Path, repo: str, file_path: str) -> Path:
@@ -87,17 +86,8 @@ def scan_ms_repo(cache_root: Path, folder: Path, revision: str | None = None) ->
 
 def scan_ms_cache(cache_root: Path) -> list[CachedRepo]:
     """Every model repository of a ModelScope cache folder (none if it does not exist)."""
-    try:
-        entries = sorted(os.scandir(cache_root / "models"), key=lambda e: e.name)
-    except OSError:
-        return []
-    repos = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            repo = scan_ms_repo(cache_root, Path(entry.path))
-            if repo is not None:
-                repos.append(repo)
-    return repos
+    models = cache_root / "models"
+    return scan_subfolders(models, lambda folder: scan_ms_repo(cache_root, folder))
 
 
 def ms_repo_folder(cache_root: Path, repo: str) -> Path:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .model import PartialFile
 
@@ -14,6 +16,7 @@ PARTIAL_SUFFIX = ".incomplete"
 """The name hub clients and weightlib give a file still being downloaded."""
 
 Inode = tuple[int, int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -99,3 +102,19 @@ def partial_files(folder: Path) -> list[PartialFile]:
             info = entry.stat(follow_symlinks=False)
             found.append(PartialFile(Path(entry.path), info.st_size, info.st_mtime))
     return sorted(found, key=lambda p: p.path)
+
+
+def scan_subfolders(parent: Path, scan: Callable[[Path], T | None]) -> list[T]:
+    """`scan` of each folder directly in `parent` (links to folders skipped), by name; the
+    entries it returns None for (not a repository) left out; none if `parent` is missing."""
+    try:
+        entries = sorted(os.scandir(parent), key=lambda e: e.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            result = scan(Path(entry.path))
+            if result is not None:
+                found.append(result)
+    return found
