@@ -20,7 +20,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -31,6 +31,8 @@ from tests.helpers import stop_process
 
 SSHD = "/usr/sbin/sshd"
 TRUE = ("1", "true", "yes", "on")
+Relay = Callable[[int], contextlib.AbstractContextManager[int]]
+"""Given the sshd's port, a context that relays to it and yields the port to connect to."""
 
 
 def netfs_required() -> bool:
@@ -152,7 +154,11 @@ def _start_sshd(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 @contextlib.contextmanager
 def sshfs_mount(
-    workdir: Path, *, kernel_cache: bool = True, follow_symlinks: bool = True
+    workdir: Path,
+    *,
+    kernel_cache: bool = True,
+    follow_symlinks: bool = True,
+    via: Relay | None = None,
 ) -> Iterator[SshfsMount]:
     """Start a private sshd and mount `workdir/export` at `workdir/mnt` over sshfs.
 
@@ -160,6 +166,8 @@ def sshfs_mount(
     at every open, which makes page-cache warming pointless on such a mount).
     `follow_symlinks` lets the server resolve symlinks (sshfs 3.7 otherwise fails readlink with
     EPERM for targets holding `..` or `/`, such as the hub cache's `../../blobs/…` links).
+    `via`, given the sshd's port, opens a relay in front of it and yields the port sshfs connects
+    to instead (bench/load.py puts a delaying relay there).
     Skips (or fails where required) with the reason when the mount cannot be made.
     """
     reason = unavailable_reason()
@@ -175,8 +183,23 @@ def sshfs_mount(
     os.chmod(workdir / "authorized_keys", 0o600)
     if os.geteuid() == 0:  # sshd refuses to start without its privilege-separation directory
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    sshd, port = _start_sshd(workdir)
-    options = ",".join(
+    sshd, sshd_port = _start_sshd(workdir)
+    try:
+        with via(sshd_port) if via else contextlib.nullcontext(sshd_port) as port:
+            _mount(workdir, port, kernel_cache=kernel_cache, follow_symlinks=follow_symlinks)
+            try:
+                yield SshfsMount(
+                    export, mount, _options(workdir, port, kernel_cache, follow_symlinks), port
+                )
+            finally:
+                _unmount(mount)
+    finally:
+        stop_process(sshd)
+
+
+def _options(workdir: Path, port: int, kernel_cache: bool, follow_symlinks: bool) -> str:
+    """sshfs's -o for this test sshd: its keys, no user config, no prompts."""
+    return ",".join(
         [
             f"IdentityFile={workdir / 'user_key'}",
             "StrictHostKeyChecking=no",
@@ -189,20 +212,25 @@ def sshfs_mount(
             *(["follow_symlinks"] if follow_symlinks else []),
         ]
     )
+
+
+def _mount(workdir: Path, port: int, *, kernel_cache: bool, follow_symlinks: bool) -> None:
+    """Mount `workdir/export` at `workdir/mnt` from 127.0.0.1:`port` (gives up when sshfs fails)."""
+    options = _options(workdir, port, kernel_cache, follow_symlinks)
     done = subprocess.run(
-        ["sshfs", "-o", options, f"{getpass.getuser()}@127.0.0.1:{export}", str(mount)],
+        [
+            "sshfs",
+            "-o",
+            options,
+            f"{getpass.getuser()}@127.0.0.1:{workdir / 'export'}",
+            str(workdir / "mnt"),
+        ],
         capture_output=True,
         text=True,
         timeout=30,
     )
     if done.returncode != 0:
-        stop_process(sshd)
         give_up(f"no real network filesystem: sshfs failed: {done.stderr.strip()[-300:]}")
-    try:
-        yield SshfsMount(export, mount, options, port)
-    finally:
-        _unmount(mount)
-        stop_process(sshd)
 
 
 @pytest.fixture(scope="module")
