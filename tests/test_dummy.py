@@ -445,3 +445,179 @@ def test_not_enough_disk_space_is_a_resource_error(sharded_model: Path, small_fs
         dummy_init(sharded_model, small_fs / "out")
     assert info.value.exit_code == 8
     assert not [p for p in small_fs.rglob("*") if p.is_file()]
+
+
+def wide_state_dict() -> dict[str, torch.Tensor]:
+    """Every generated dtype (and two zero-filled ones) in tensors of several 4 KiB chunks."""
+    state = {
+        f"t.{dtype}": torch.zeros(96, 64, dtype=getattr(torch, dtype))
+        for dtype in (
+            "float64",
+            "float32",
+            "bfloat16",
+            "float16",
+            "float8_e4m3fn",
+            "float8_e5m2",
+            "int32",
+            "bool",
+        )
+    }
+    state["t.small"] = torch.zeros(3, dtype=torch.bfloat16)
+    state["t.empty"] = torch.zeros(0, 4, dtype=torch.float32)
+    return state
+
+
+@pytest.fixture(scope="module")
+def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`wide_state_dict` in several shards (so shards overlap in the pipeline)."""
+    folder = tmp_path_factory.mktemp("wide") / "model"
+    write_sharded(folder, max_shard_size=60_000, state=wide_state_dict())
+    return folder
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_threads_write_the_same_bytes_as_one_thread(
+    wide_model: Path, sharded_model: Path, tmp_path: Path, threads: int
+) -> None:
+    for name, model in (("wide", wide_model), ("sharded", sharded_model)):
+        plan = plan_dummy_checkpoint(model)
+        one = write_dummy_checkpoint(plan, tmp_path / name / "one", threads=1, chunk_bytes=4096)
+        many = write_dummy_checkpoint(
+            plan, tmp_path / name / "many", threads=threads, chunk_bytes=4096
+        )
+        assert len(plan.shards) > 1
+        assert many.files == one.files  # same files, in the same order
+        assert many.to_json().keys() == one.to_json().keys()
+        assert (many.tensors, many.bytes) == (one.tensors, one.bytes)
+        one_sums, many_sums = (
+            sha256_tree(tmp_path / name / "one"),
+            sha256_tree(tmp_path / name / "many"),
+        )
+        assert len(one_sums) == len(one.files) and many_sums == one_sums
+        default = dummy_init(model, tmp_path / name / "default")
+        assert sha256_tree(tmp_path / name / "default") == one_sums
+        assert default.files == one.files
+
+
+def test_chunked_parallel_values_are_vllms_whole_tensor_fill(
+    wide_model: Path, tmp_path: Path
+) -> None:
+    plan = plan_dummy_checkpoint(wide_model)
+    write_dummy_checkpoint(plan, tmp_path / "out", seed=11, threads=3, chunk_bytes=4096)
+    tensors = tensors_of(tmp_path / "out")
+    assert tensors.keys() == wide_state_dict().keys()
+    for name, tensor in tensors.items():
+        assert tensor.numel() == 0 or name == "t.small" or tensor.nbytes > 4096, name
+        expected = torch.empty_like(tensor)
+        if tensor.is_floating_point():  # one fill of the whole tensor, as vLLM does it
+            initialize_single_dummy_weight(expected, LOW, HIGH, seed=11)
+        else:
+            expected.zero_()
+        assert torch.equal(tensor.view(torch.uint8), expected.view(torch.uint8)), name
+
+
+def test_threads_must_be_positive_and_default_to_min_4_cpus(
+    sharded_model: Path, tmp_path: Path
+) -> None:
+    from weightlib.dummy import default_threads
+
+    assert default_threads() == min(4, os.cpu_count() or 1)
+    for bad in (0, -1):
+        with pytest.raises(InvalidInputError, match="threads"):
+            dummy_init(sharded_model, tmp_path / "out", threads=bad)
+    assert not (tmp_path / "out").exists()
+    plan = plan_dummy_checkpoint(sharded_model)
+    write_dummy_checkpoint(plan, tmp_path / "old-name", workers=2)  # the former keyword
+    write_dummy_checkpoint(plan, tmp_path / "new-name", threads=2)
+    assert sha256_tree(tmp_path / "old-name") == sha256_tree(tmp_path / "new-name")
+
+
+MEMORY_CHILD = """
+import json, sys
+from weightlib.dummy import plan_dummy_checkpoint, write_dummy_checkpoint
+import torch  # noqa: F401  (counted in the baseline)
+
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(field))
+
+plan = plan_dummy_checkpoint(sys.argv[1])
+before = status("VmRSS:")
+write_dummy_checkpoint(plan, sys.argv[2], threads=4, chunk_bytes=int(sys.argv[3]))
+print(json.dumps({"growth": status("VmHWM:") - before}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/self/status")
+def test_memory_stays_at_threads_times_chunk_not_tensor_size(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import sys
+
+    model = tmp_path / "big"
+    write_big_sparse_layout(model, shards=2, tensor_mib=32)  # 8 tensors of 32 MiB
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, model, tmp_path / "out", str(2 << 20)],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=300,
+        check=True,
+    )
+    growth = json.loads(result.stdout)["growth"]
+    # 4 threads × 2 MiB chunks: far under one 32 MiB tensor, let alone 4 of them in flight
+    assert growth < 24 << 20, growth
+    assert tensor_layout(tmp_path / "out") == tensor_layout(model)
+
+
+def test_a_failure_in_a_later_shard_stops_the_workers_and_removes_every_temp_file(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "big"
+    write_big_sparse_layout(model, shards=3, tensor_mib=4)
+    plan = plan_dummy_checkpoint(model)
+    first_shard = plan.shards[0].size - len(plan.shards[0].header)
+    seen: list[int] = []
+
+    def fail_in_second_shard(n: int) -> None:
+        seen.append(n)
+        if sum(seen) > first_shard + (1 << 20):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_dummy_checkpoint(
+            plan, tmp_path / "out", progress=fail_in_second_shard, threads=3, chunk_bytes=1 << 16
+        )
+    out = tmp_path / "out"
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert not [n for n in left if n.startswith(".")], left
+    assert set(left) <= {plan.shards[0].path}  # the first shard, if complete before the error
+    # the workers stopped at their next chunk instead of writing the rest of the checkpoint
+    assert sum(seen) < plan.data_bytes * 3 // 4
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_the_workers_at_once_and_removes_the_temp_files(
+    tmp_path: Path, cli_env: dict[str, str], sig: int, code: int
+) -> None:
+    model = tmp_path / "big"
+    write_big_sparse_layout(model)
+    out = tmp_path / "out"
+    stopped = kill_when(
+        [WEIGHTLIB, "dummy-init", model, "--output", out, "--json"],
+        lambda: out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()),
+        env=cli_env,
+        sig=sig,
+        settle=0.2,
+        capture=True,
+    )
+    assert stopped.ready, "the run finished before it could be stopped"
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.seconds < 10, stopped.seconds  # liveness bound: workers stop within a chunk
+    assert "Traceback" not in stopped.stderr
+    left = list(out.iterdir()) if out.exists() else []
+    assert not [p.name for p in left if p.name.startswith(".")]
+    assert "model.safetensors.index.json" not in {p.name for p in left}
+    for path in left:  # shards renamed before the signal are complete
+        with safe_open(path, framework="pt") as handle:
+            assert len(list(handle.keys())) == 4

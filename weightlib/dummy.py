@@ -2,8 +2,15 @@
 
 `plan_dummy_checkpoint` reads only the safetensors headers (and the index) of a checkpoint, local
 or remote, through `weightlib.checkpoint`; `write_dummy_checkpoint` then streams every shard to a
-temporary file beside its final name (header first, then tensor data in chunks, so memory stays
-bounded whatever the model size), fsyncs it and renames it; the index is written last.
+temporary file beside its final name, fsyncs it and renames it; the index is written last.
+A pool of threads generates several tensors at once: one tensor's values come from one
+sequential generator, and torch's CPU `uniform_` is a serial kernel that releases the GIL, so n
+threads use n cores without intra-op threads (the process-wide `torch.set_num_threads` is left
+alone). Each tensor is generated in small chunks written in place at its offset in a file whose
+blocks were reserved up front, writeback started per chunk: memory stays at threads × chunk
+whatever the model size, the disk works while values are generated, and the next shard is
+generated while the previous one is fsynced. The bytes do not depend on the number of threads
+or the chunk size.
 
 Values follow vLLM's `initialize_dummy_weights`: every floating tensor is filled with
 uniform(low, high) from a generator re-seeded with `seed` for that tensor, so values depend only on
@@ -14,7 +21,9 @@ tensors (and float formats torch cannot unpack: F4, F6) are zeros.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fnmatch
+import functools
 import json
 import math
 import os
@@ -22,11 +31,12 @@ import secrets
 import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
@@ -62,8 +72,10 @@ CAST_FROM_FP16_DTYPES = frozenset({"F8_E4M3", "F8_E5M2", "F8_E8M0"})
 
 DIRECT_FILL_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
 
-DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
-"""Tensor data is generated and written in chunks of this size (bounds memory per worker)."""
+DEFAULT_CHUNK_BYTES = 1024 * 1024
+"""Tensor data is generated and written in chunks of this size (bounds memory per worker), small
+enough that pwrite copies the values out of the core's cache: with 32 MiB chunks the copy into
+the page cache cost several times more CPU (from memory) than now."""
 
 ProgressCallback = Callable[[int], None]
 
@@ -282,26 +294,70 @@ def _current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def _temp_beside(target: Path) -> Any:
-    """An O_EXCL temp file beside `target` (fd, temp path); removed unless renamed by the caller."""
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """An O_EXCL temp file beside `target` with the umask's permissions, as (fd, path)."""
     temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())
-        yield fd, temp
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+    except BaseException:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    return fd, temp
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    """pwrite until all of `data` is written (a write may be short)."""
     while data:
         written = os.pwrite(fd, data, offset)
         data = data[written:]
         offset += written
+
+
+SYNC_FILE_RANGE_WRITE = 2
+"""sync_file_range(2) flag: start writing out the range's dirty pages, without waiting."""
+
+_LINUX_CALLS: dict[str, list[Any]] = {
+    "sync_file_range": [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint],
+    "fallocate": [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64],
+}
+"""The libc calls used, with their argument types (64-bit offsets: only looked up on 64-bit)."""
+
+
+@functools.cache
+def _linux_call(name: str) -> Callable[..., int] | None:
+    """libc's `name` from `_LINUX_CALLS`, or None where there is none (not Linux, 32-bit)."""
+    if ctypes.sizeof(ctypes.c_void_p) < 8:
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = _LINUX_CALLS[name]
+    function.restype = ctypes.c_int
+    return cast("Callable[..., int]", function)
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Reserve the file's blocks up front (best effort, no zeros written where unsupported):
+    tensors are written in parallel, out of order, and would otherwise scatter its extents."""
+    fallocate = _linux_call("fallocate")
+    if fallocate is not None:
+        fallocate(fd, 0, 0, size)
+
+
+def _write_at(fd: int, data: memoryview, offset: int) -> None:
+    """Write all of `data` at `offset`, then start its writeback (best effort): the disk then
+    works while later tensors are generated, instead of all at once in the final fsync."""
+    _pwrite_all(fd, data, offset)
+    start_writeback = _linux_call("sync_file_range")
+    if start_writeback is not None:
+        start_writeback(fd, offset, data.nbytes, SYNC_FILE_RANGE_WRITE)
+
+
+class _Stopped(Exception):
+    """Raised in a worker when the run is failing or interrupted: it stops at the next chunk."""
 
 
 class _Filler:
@@ -314,33 +370,66 @@ class _Filler:
         self.seed, self.low, self.high = seed, low, high
         self.chunk_bytes = max(chunk_bytes, 4096)
         self.progress = progress
-        self.zeros = bytes(min(self.chunk_bytes, 1 << 22))
+        self.zeros = memoryview(bytes(min(self.chunk_bytes, 1 << 22)))
+        self.stop = threading.Event()
+        self.failure: BaseException | None = None
+        self.local = threading.local()
+
+    def run(self, fd: int, tensor: PlannedTensor) -> None:
+        """`write_tensor` for the pool: a failure also stops every other worker (the first
+        failure is kept for the caller, which then sees `_Stopped` from the others)."""
+        try:
+            self.write_tensor(fd, tensor)
+        except _Stopped:
+            raise
+        except BaseException as error:
+            if self.failure is None:
+                self.failure = error
+            self.stop.set()
+            raise
+
+    def _buffer(self, dtype: torch.dtype, count: int) -> torch.Tensor:
+        """This thread's reusable buffer of `dtype`, `count` long (memory: threads × chunk)."""
+        buffers: dict[torch.dtype, torch.Tensor] = self.local.__dict__.setdefault("buffers", {})
+        buffer = buffers.get(dtype)
+        if buffer is None or buffer.numel() < count:
+            buffer = buffers[dtype] = self.torch.empty(count, dtype=dtype)
+        return buffer[:count]
 
     def write_tensor(self, fd: int, tensor: PlannedTensor) -> None:
+        """Fill `tensor` from a generator seeded for it alone and write it at its offset."""
         torch = self.torch
-        if tensor.dtype in DIRECT_FILL_DTYPES or tensor.dtype in CAST_FROM_FP16_DTYPES:
-            out_dtype = getattr(torch, SAFETENSORS_TO_TORCH[tensor.dtype])
-            cast = tensor.dtype in CAST_FROM_FP16_DTYPES
-            fill_dtype = torch.float16 if cast else out_dtype
-            itemsize = DTYPE_BITS[tensor.dtype] // 8
-            step = max(1, self.chunk_bytes // itemsize)
-            numel = tensor.numel
-            generator = torch.Generator().manual_seed(self.seed)
-            buffer = torch.empty(min(step, numel), dtype=fill_dtype)
-            for start in range(0, numel, step):
-                count = min(step, numel - start)
-                chunk = buffer[:count].uniform_(self.low, self.high, generator=generator)
-                out = chunk.to(out_dtype) if cast else chunk
-                raw = memoryview(out.view(torch.uint8).numpy())
-                _pwrite_all(fd, raw, tensor.file_start + start * itemsize)
-                self.progress(len(raw))
-        else:  # integers, bool, complex, and float formats without a torch dtype (F4, F6)
-            done = 0
-            while done < tensor.nbytes:
-                count = min(len(self.zeros), tensor.nbytes - done)
-                _pwrite_all(fd, memoryview(self.zeros)[:count], tensor.file_start + done)
-                done += count
-                self.progress(count)
+        if tensor.dtype not in DIRECT_FILL_DTYPES and tensor.dtype not in CAST_FROM_FP16_DTYPES:
+            self._write_zeros(fd, tensor)
+            return
+        out_dtype = getattr(torch, SAFETENSORS_TO_TORCH[tensor.dtype])
+        cast_from_fp16 = tensor.dtype in CAST_FROM_FP16_DTYPES
+        fill_dtype = torch.float16 if cast_from_fp16 else out_dtype
+        itemsize = DTYPE_BITS[tensor.dtype] // 8
+        step = max(1, self.chunk_bytes // itemsize)
+        generator = torch.Generator().manual_seed(self.seed)
+        for start in range(0, tensor.numel, step):
+            if self.stop.is_set():
+                raise _Stopped
+            count = min(step, tensor.numel - start)
+            chunk = self._buffer(fill_dtype, count)
+            chunk.uniform_(self.low, self.high, generator=generator)
+            if cast_from_fp16:
+                chunk = self._buffer(out_dtype, count).copy_(chunk)
+            raw = chunk.view(torch.uint8).numpy().data
+            _write_at(fd, raw, tensor.file_start + start * itemsize)
+            self.progress(raw.nbytes)
+
+    def _write_zeros(self, fd: int, tensor: PlannedTensor) -> None:
+        """Integers, bool, complex, and floats without a torch dtype (F4, F6): written zeros."""
+        done = 0
+        while done < tensor.nbytes:
+            if self.stop.is_set():
+                raise _Stopped
+            count = min(len(self.zeros), tensor.nbytes - done)
+            _write_at(fd, self.zeros[:count], tensor.file_start + done)
+            done += count
+            self.progress(count)
 
 
 def _remove_stale_weights(out: Path, keep: set[str]) -> None:
@@ -354,6 +443,10 @@ def _remove_stale_weights(out: Path, keep: set[str]) -> None:
             entry.unlink()  # a stale weight file, or a temp file of an interrupted run
 
 
+OPEN_SHARDS = 2
+"""Shards in progress at once: the next one is generated while the previous one is fsynced."""
+
+
 def _prepare_output(plan: DummyPlan, output: str | os.PathLike[str], force: bool) -> Path:
     """The checked output folder, with room for the plan and every name proven safe."""
     model_folder = plan.checkpoint.folder if isinstance(plan.checkpoint, LocalCheckpoint) else None
@@ -361,7 +454,10 @@ def _prepare_output(plan: DummyPlan, output: str | os.PathLike[str], force: bool
     out.mkdir(parents=True, exist_ok=True)
     replaced = sum((out / s.path).stat().st_size for s in plan.shards if (out / s.path).is_file())
     largest = max((s.size for s in plan.shards), default=0)
-    needed = sum(s.size for s in plan.shards) - replaced + (largest if replaced else 0)
+    # Files being replaced still exist while the temp files of up to OPEN_SHARDS shards grow.
+    needed = (
+        sum(s.size for s in plan.shards) - replaced + (OPEN_SHARDS * largest if replaced else 0)
+    )
     check_disk_space(out, needed, f"dummy checkpoint in {out}")
     # Names come from the source's index and listing: refuse a hostile one before any write.
     names = [s.path for s in plan.shards] + list(plan.support_files)
@@ -371,28 +467,88 @@ def _prepare_output(plan: DummyPlan, output: str | os.PathLike[str], force: bool
     return out
 
 
-def _write_shard(
-    shard: PlannedShard, out: Path, source: str, filler: _Filler, pool: ThreadPoolExecutor
-) -> None:
-    """One shard: header, then its tensors filled by the pool, fsynced and renamed into place."""
+@dataclass
+class _OpenShard:
+    """A shard being written: its temp file and the pool jobs filling it."""
+
+    shard: PlannedShard
+    target: Path
+    fd: int
+    temp: Path
+    jobs: list[Future[None]] = field(default_factory=list)
+
+    def finish(self) -> None:
+        """Wait for its tensors, fsync the temp file and rename it to the final name."""
+        for job in self.jobs:
+            job.result()
+        os.fsync(self.fd)
+        fd, self.fd = self.fd, -1
+        os.close(fd)
+        os.replace(self.temp, self.target)
+        fsync_directory(self.target.parent)
+
+    def abandon(self) -> None:
+        """Cancel its jobs, wait for the running ones (they stop within a chunk), remove the
+        temp file: no job may still write once it is gone."""
+        for job in self.jobs:
+            job.cancel()
+        for job in self.jobs:
+            with contextlib.suppress(BaseException):
+                job.result()
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temp)
+
+
+def _start_shard(shard: PlannedShard, out: Path, source: str) -> _OpenShard:
+    """Create the shard's temp file beside its final name (and the folders it needs)."""
     target = safe_join(out, shard.path, source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _temp_beside(target) as (fd, temp):
-        _pwrite_all(fd, memoryview(shard.header), 0)
-        os.ftruncate(fd, shard.size)
-        jobs = [pool.submit(filler.write_tensor, fd, t) for t in shard.tensors]
+    fd, temp = _create_temp(target)
+    return _OpenShard(shard, target, fd, temp)
+
+
+def _fill_shard(item: _OpenShard, filler: _Filler, pool: ThreadPoolExecutor) -> None:
+    """Size the file, write the header and queue its tensors, largest first: the last shard's
+    tail is then short tensors that spread over the threads, not one long one."""
+    os.ftruncate(item.fd, item.shard.size)
+    _allocate(item.fd, item.shard.size)
+    _write_at(item.fd, memoryview(item.shard.header), 0)
+    for tensor in sorted(item.shard.tensors, key=lambda t: -t.nbytes):
+        item.jobs.append(pool.submit(filler.run, item.fd, tensor))
+
+
+def _finish_oldest(pending: deque[_OpenShard], result: DummyResult) -> None:
+    """Finish the first open shard and record it; it leaves `pending` only once renamed."""
+    pending[0].finish()
+    result.add(pending[0].shard.path, pending[0].shard.size)
+    pending.popleft()
+
+
+def _write_shards(
+    plan: DummyPlan, out: Path, filler: _Filler, threads: int, result: DummyResult
+) -> None:
+    """Every shard through one pool of `threads`, in order; each is complete (fsynced) before
+    it takes its final name, and the next shard's tensors are generated meanwhile."""
+    pending: deque[_OpenShard] = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dummy-init") as pool:
         try:
-            for job in jobs:
-                job.result()
-        finally:  # a failure or Ctrl-C: no job may still write once the temp file is gone
-            for job in jobs:
-                job.cancel()
-            for job in jobs:
-                with contextlib.suppress(BaseException):
-                    job.result()
-        os.fsync(fd)
-        os.replace(temp, target)
-    fsync_directory(target.parent)
+            for shard in plan.shards:
+                pending.append(_start_shard(shard, out, plan.source))
+                _fill_shard(pending[-1], filler, pool)
+                if len(pending) == OPEN_SHARDS:
+                    _finish_oldest(pending, result)
+            while pending:
+                _finish_oldest(pending, result)
+        except BaseException as error:  # a failure or Ctrl-C: stop the workers, remove temp files
+            filler.stop.set()
+            for item in pending:
+                item.abandon()
+            if isinstance(error, _Stopped) and filler.failure is not None:
+                raise filler.failure from None  # what stopped the worker we waited for
+            raise
 
 
 def _write_small_file(out: Path, source: str, name: str, data: bytes) -> Path:
@@ -404,6 +560,21 @@ def _write_small_file(out: Path, source: str, name: str, data: bytes) -> Path:
     return target
 
 
+def default_threads() -> int:
+    """min(4, CPU count): each thread fills one tensor on one core (torch's uniform_ is serial);
+    beyond a few, the disk is the limit."""
+    return min(4, os.cpu_count() or 1)
+
+
+def _thread_count(threads: int | None) -> int:
+    """`threads`, checked, or the default for None."""
+    if threads is None:
+        return default_threads()
+    if threads < 1:
+        raise InvalidInputError(f"threads must be at least 1, got {threads}")
+    return threads
+
+
 def write_dummy_checkpoint(
     plan: DummyPlan,
     output: str | os.PathLike[str],
@@ -413,17 +584,21 @@ def write_dummy_checkpoint(
     high: float = 1e-3,
     force: bool = False,
     progress: ProgressCallback | None = None,
-    workers: int | None = None,
+    threads: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    workers: int | None = None,
 ) -> DummyResult:
     """Write the planned checkpoint into `output`: shards, support files, then the index.
 
     Each file is written to a temp file beside its final name, fsynced and renamed, so an
     interrupted run never leaves an incomplete file under a final name. Tensors are generated
-    by `workers` threads (different tensors in parallel) in chunks of `chunk_bytes`, so memory
-    stays at about workers × chunk_bytes whatever the tensor sizes.
+    by `threads` threads (default `default_threads()`; `workers` is its former name), different
+    tensors in parallel, in chunks of `chunk_bytes` written in place as they come, so memory
+    stays at about threads × chunk_bytes whatever the tensor sizes. The bytes do not depend on
+    `threads` or `chunk_bytes`.
     """
     check_dummy_options(low, high, plan.dtype)
+    count = _thread_count(threads if threads is not None else (workers or None))
     started = time.monotonic()
     lock = threading.Lock()
 
@@ -434,13 +609,9 @@ def write_dummy_checkpoint(
 
     filler = _Filler(seed, low, high, chunk_bytes, advance)  # needs torch: before any mkdir
     result = DummyResult(plan.source, os.fspath(output), tensors=plan.tensor_count)
-    workers = workers or min(4, os.cpu_count() or 1)
     with _removed_if_left_empty(output):
         out = _prepare_output(plan, output, force)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dummy-init") as pool:
-            for shard in plan.shards:
-                _write_shard(shard, out, plan.source, filler, pool)
-                result.add(shard.path, shard.size)
+        _write_shards(plan, out, filler, count, result)
         for path in plan.support_files:
             data = plan.checkpoint.read_file(path)
             _copy_mode(plan.checkpoint, path, _write_small_file(out, plan.source, path, data))
@@ -501,12 +672,21 @@ def dummy_init(
     dtype: str = "keep",
     force: bool = False,
     progress: ProgressCallback | None = None,
+    threads: int | None = None,
 ) -> DummyResult:
-    """Plan and write a dummy checkpoint of `model` into `output` (library form of `dummy-init`)."""
+    """Plan and write a dummy checkpoint of `model` into `output` (library form of `dummy-init`);
+    `threads` generate tensors in parallel (default `default_threads()`, same bytes for any)."""
     check_dummy_options(low, high, dtype)
     plan = plan_dummy_checkpoint(model, dtype)
     return write_dummy_checkpoint(
-        plan, output, seed=seed, low=low, high=high, force=force, progress=progress
+        plan,
+        output,
+        seed=seed,
+        low=low,
+        high=high,
+        force=force,
+        progress=progress,
+        threads=threads,
     )
 
 
