@@ -5,8 +5,9 @@ The package, by job:
 - `inputs`: MODEL_OR_FILE arguments resolved to files (`resolve_files`), a rank's slice,
   the files on a network filesystem (also used by `status` and `evict`);
 - `plan`: what to read — wanted ranges minus resident pages (`plan_prefetch`), the memory guard;
-- `engine` and `readers`: the warming itself (sendfile, copy, readahead, verification, repair),
-  and `auto`'s choice between them (`choose_fill`, from `weightlib.first_touch`);
+- `engine` and `readers`: the warming itself (sendfile, copy, readahead, verification, repair);
+- `fill`: `auto`'s whole-file pass (`AutoFill`: sendfile, or copy once sampled first touches
+  prove costly, `weightlib.first_touch`);
 - `report`: the outcome (`PrefetchStats`, `PrefetchReport`, `PrefetchError`);
 - `flow`: `weightlib prefetch` as a call (`prepare_prefetch(PrefetchOptions(...)).run()`);
 - `checkpoints`: vLLM-style helpers (`prefetch_checkpoint`, `prefetch_all_checkpoints`).
@@ -25,12 +26,10 @@ from .engine import (
     METHODS,
     NETWORK_THREADS,
     REISSUE_ROUNDS,
-    FillChoice,
-    choose_fill,
     default_threads,
-    measure_first_touch,
     run_prefetch,
 )
+from .fill import AutoFill, FillChoice
 from .flow import PrefetchOptions, PreparedPrefetch, prepare_prefetch
 from .inputs import ResolvedFiles, network_files, rank_slice, resolve_files
 from .plan import WEIGHT_SUFFIXES, FilePlan, PrefetchPlan, check_memory, plan_prefetch
@@ -49,6 +48,7 @@ __all__ = [
     "READ_CHUNK",
     "REISSUE_ROUNDS",
     "WEIGHT_SUFFIXES",
+    "AutoFill",
     "FileError",
     "FilePlan",
     "FillChoice",
@@ -63,11 +63,9 @@ __all__ = [
     "ResolvedFiles",
     "available_memory_bytes",
     "check_memory",
-    "choose_fill",
     "default_threads",
     "evict",
     "is_network_fs",
-    "measure_first_touch",
     "network_files",
     "plan_prefetch",
     "prefetch_all_checkpoints",

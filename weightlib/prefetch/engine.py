@@ -12,9 +12,9 @@ that ignore readahead.
 Measured on this project's VMs (bench/prefetch.py): sendfile reached the same or higher GB/s
 than readahead(2) at a third of the CPU. But where the first CPU touch of a page the device filled
 is expensive (lazily mapped VM memory, `weightlib.first_touch`), the server pays that during its
-load, and warming first made the load slower (bench/load.py). So `auto` measures it on a sample of
-the first file and then, where it is costly, reads whole files by copying them into a reused buffer
-(`copy`: the touch is paid inside the prefetch, across several threads), else with sendfile.
+load, and warming first made the load slower (bench/load.py). So `auto` samples that cost on every
+piece it fills and, from the moment it is costly, reads by copying into a reused buffer (`copy`:
+the touch is paid inside the prefetch, across several threads), else keeps sendfile (`fill`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import contextlib
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .. import linux
 from ..errors import InvalidInputError, WeightlibError
-from ..first_touch import COSTLY_NS_PER_PAGE, is_costly, touch_cost_ns
 from ..fs import get_fs_type, is_network_fs
 from ..residency import (
     PAGE_SIZE,
@@ -37,6 +35,7 @@ from ..residency import (
     open_for_cache,
     resident_bytes_in,
 )
+from .fill import AutoFill, FillChoice, explicit_choice
 from .plan import FilePlan, PrefetchPlan
 from .readers import (
     ByteCounter,
@@ -72,51 +71,6 @@ def default_threads(network: bool = False) -> int:
     if network:
         return NETWORK_THREADS
     return min(4, max(2, os.cpu_count() or 2))
-
-
-@dataclass(frozen=True)
-class FillChoice:
-    """How whole files are read in the first pass, and why (the JSON summary reports both)."""
-
-    method: str
-    reason: str
-    first_touch_ns: float | None = None
-    """The measured per-page cost of the first CPU touch after a device fill, if measured."""
-
-
-def choose_fill(method: str, first_touch_ns: float | None) -> FillChoice:
-    """The whole-file method for `method`: `auto` picks copy when the measured first-touch cost
-    is high, sendfile when it is low or could not be measured."""
-    if method != "auto":
-        return FillChoice(method, f"--method {method}", first_touch_ns)
-    if first_touch_ns is None:
-        return FillChoice("sendfile", "no cold sample to measure the first-touch cost on")
-    cost = f"{first_touch_ns / 1000:.2f} µs per page"
-    limit = f"{COSTLY_NS_PER_PAGE / 1000:.2f} µs"
-    if is_costly(first_touch_ns):
-        reason = (
-            f"the first CPU touch of a page the device filled costs {cost} here (>= {limit}): "
-            "copying while reading pays it now instead of during the server's load"
-        )
-        return FillChoice("copy", reason, first_touch_ns)
-    reason = f"the first CPU touch of a page the device filled costs {cost} (< {limit}): no copy"
-    return FillChoice("sendfile", reason, first_touch_ns)
-
-
-def measure_first_touch(plan: PrefetchPlan) -> float | None:
-    """The first-touch cost on a cold sample at the start of the first whole file to read."""
-    for file_plan in plan.files:
-        if not (file_plan.whole_file and file_plan.missing and file_plan.visible):
-            continue
-        try:
-            fd = open_for_cache(file_plan.path)
-        except WeightlibError:
-            continue
-        try:
-            return touch_cost_ns(fd, file_plan.size, file_plan.missing[0][0])
-        finally:
-            os.close(fd)
-    return None
 
 
 def _on_network(plan: PrefetchPlan) -> bool:
@@ -159,9 +113,7 @@ def run_prefetch(
     started = time.monotonic()
     errors = list(plan.errors)
     todo = [f for f in plan.files if f.missing]
-    fill = choose_fill(method, measure_first_touch(plan) if method == "auto" else None)
     warmer = _Warmer(threads, block_size, method, ByteCounter(plan.to_read_bytes, progress))
-    warmer.whole_file_method = fill.method
     repaired = 0
     try:
         step = _batch_size()
@@ -169,6 +121,7 @@ def run_prefetch(
             repaired += warmer.warm(todo[first : first + step], errors)
     finally:
         warmer.close()
+    fill = warmer.choice()
     failed = {e.path for e in errors[len(plan.errors) :]}
     resident_after, dropped = _resident_after(plan, failed)
     return PrefetchStats(
@@ -212,12 +165,16 @@ class _Warmer:
         self.method = method
         self.counter = counter
         self.reader = Reader()
-        self.whole_file_method = "sendfile"
-        """What `auto` reads whole files with (`choose_fill`)."""
+        self.auto_fill = AutoFill(self.reader)
+        """`auto`'s whole-file pass: sendfile, or copy once touches prove costly."""
 
     def close(self) -> None:
         """Release the reader."""
         self.reader.close()
+
+    def choice(self) -> FillChoice:
+        """How whole files were read, and why."""
+        return self.auto_fill.choice() if self.method == "auto" else explicit_choice(self.method)
 
     def warm(self, batch: Sequence[FilePlan], errors: list[FileError]) -> int:
         """Open, warm, verify and close one batch; return the bytes read in the repair pass."""
@@ -227,7 +184,9 @@ class _Warmer:
             readahead = Readahead()
 
             def first_pass(target: OpenFile, offset: int, length: int) -> None:
-                if target.method == "sendfile":
+                if target.method == "auto":
+                    self.auto_fill(target, offset, length)
+                elif target.method == "sendfile":
                     self.reader.read(target, offset, length)
                 elif target.method == "copy":
                     self.reader.copy(target, offset, length)
@@ -237,6 +196,7 @@ class _Warmer:
 
             planned = {item.fd: item.plan.missing for item in opened}
             run_threads(chunks(opened, planned, by_method=True), first_pass, self.threads)
+            self.auto_fill.finish_batch(self.threads)
             repaired = self._repair(opened, readahead)
         finally:
             for item in opened:
@@ -258,10 +218,10 @@ class _Warmer:
             opened.append(OpenFile(file_plan, fd, window, self._first_pass_method(file_plan)))
 
     def _first_pass_method(self, file_plan: FilePlan) -> str:
-        """`--method`, or for `auto` the whole-file choice (ranges get readahead)."""
+        """`--method`, or for `auto` its whole-file pass (`AutoFill`); ranges get readahead."""
         if self.method != "auto":
             return self.method
-        return self.whole_file_method if file_plan.whole_file else "readahead"
+        return "auto" if file_plan.whole_file else "readahead"
 
     def _repair(self, opened: Sequence[OpenFile], readahead: Readahead) -> int:
         """Re-issue readahead for what is still missing, then read what is left outright;
@@ -291,7 +251,7 @@ def _still_missing(opened: Sequence[OpenFile]) -> dict[int, list[Range]]:
     """
     remaining: dict[int, list[Range]] = {}
     for item in opened:
-        synchronous = item.method in ("sendfile", "copy")
+        synchronous = item.method in ("sendfile", "copy", "auto")
         if item.failed is not None or (not item.plan.visible and synchronous):
             continue
         missing = list(item.plan.missing)

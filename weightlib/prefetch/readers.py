@@ -94,7 +94,8 @@ class OpenFile:
     window: int
     """Bytes per readahead call."""
     method: str = "readahead"
-    """How the first pass brings the file in: `readahead`, `sendfile` or `copy`."""
+    """How the first pass brings the file in: `readahead`, `sendfile`, `copy`, or `auto` (whole
+    files under `--method auto`: `fill.AutoFill` decides per piece)."""
     failed: FileError | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -117,7 +118,8 @@ def chunks(
     """(file, offset, length) pieces of each file's ranges, in order: one readahead window long,
     or `READ_CHUNK` for files read with sendfile when `by_method` is set."""
     for item in files:
-        step = READ_CHUNK if by_method and item.method in ("sendfile", "copy") else item.window
+        whole = item.method in ("sendfile", "copy", "auto")
+        step = READ_CHUNK if by_method and whole else item.window
         for start, end in ranges.get(item.fd, ()):
             for offset in range(start, end, step):
                 yield item, offset, min(end, offset + step) - offset

@@ -117,8 +117,8 @@ def doctor_command(check_endpoints: CheckEndpoints = False, as_json: Json = Fals
     Versions, cache folders (filesystem, free space), endpoints, offline flags, whether a token
     is configured (never the token), the memory prefetch's guard sees (MemAvailable, the cgroup
     limit in effect, the default --max-memory in bytes), the kernel features prefetch uses, and
-    the first-touch cost of a device-filled page its --method auto decides by (measured on an
-    8 MiB scratch file). The network is used only with --check-endpoints.
+    the first-touch cost of a device-filled page its --method auto decides by (measured on a
+    64 MiB scratch file). The network is used only with --check-endpoints.
     """
     # start-up: weightlib.environment (package metadata, kernel probes) costs ~30 ms; doctor only
     from weightlib.environment import collect_environment

@@ -76,8 +76,8 @@ Method = Annotated[
         metavar="METHOD",
         help="First pass: sendfile (whole files, kernel-side, no copy), copy (whole files read "
         "into a reused buffer, so the CPU touches every page now), readahead (queued "
-        "readahead(2) calls), auto (copy where the first touch of a page the device filled is "
-        "measured to be costly, else sendfile; readahead for --tensors ranges).",
+        "readahead(2) calls), auto (sendfile, switching to copy once sampled first touches of "
+        "the pages it filled prove costly; readahead for --tensors ranges).",
         autocompletion=complete_method,
     ),
 ]
