@@ -12,9 +12,11 @@ and allocates its buffer before the clock starts, and waits for a go.
 Strategies: (a) the load alone; (b) vLLM's prefetch, 8 threads of read(16 MiB) in a background
 thread of the loader; (c) `weightlib prefetch DIR` then the load, also with `--method copy` and
 `--method sendfile`; (d) `weightlib prefetch DIR --background` and the load at once, also with
-`--method copy`; (e) `cat` then the load. In the same run it measures the prefetch's and `cat`'s
-CPU seconds, the residency after the prefetch, and the storage's own limit: a direct-I/O read
-(O_DIRECT, 8 threads, 16 MiB) on the local disk, one `dd bs=16M` per file in parallel on the
+`--method copy`; (e) `cat` then the load; (w) the load alone with every page already cached and
+touched (a `cat` first, untimed), from which it prints the floor (c) and (d) can reach. In the
+same run it measures the prefetch's and `cat`'s CPU seconds, the residency after the prefetch,
+and the storage's own limit: a direct-I/O read
+(O_DIRECT, 16 threads, 16 MiB) on the local disk, one `dd bs=16M` per file in parallel on the
 network mount. The mount is sshfs `-o kernel_cache` over loopback to a private sshd, through
 `bench/delay_relay.py` (2 ms each way). Prints medians and minimums, ratios to (a), and the
 issue's targets. Not a test.
@@ -61,7 +63,7 @@ WEIGHTLIB = str(Path(sys.executable).with_name("weightlib"))
 RELAY = Path(__file__).resolve().with_name("delay_relay.py")
 BLOCK = 16 * 1024 * 1024
 """Bytes per read of vLLM's strategy, the direct-I/O limit and dd."""
-DIRECT_THREADS = 8
+DIRECT_THREADS = 16
 WIDTH = 4096
 """Columns of every tensor; the large ones are 1024 × 4096 F32 (16 MiB)."""
 LOADERS = {
@@ -394,7 +396,7 @@ class Strategy:
     key: str
     label: str
     kind: str
-    """alone, vllm, prefetch, background or cat."""
+    """alone, vllm, prefetch, background, cat, or warm (cat untimed, then the load)."""
     method: str | None = None
 
 
@@ -409,6 +411,7 @@ STRATEGIES = [
     Strategy("d", "weightlib prefetch --background, load at once", "background"),
     Strategy("d-copy", "… --background --method copy, load at once", "background", "copy"),
     Strategy("e", "cat > /dev/null, then load", "cat"),
+    Strategy("w", "the load alone, warm: every page cached and touched (by cat)", "warm"),
 ]
 
 
@@ -528,6 +531,9 @@ def warm_first(storage: Storage, strategy: Strategy, tally: Tally) -> tuple[floa
         tally.add(tally.cpu, "e", done.cpu)
         tally.add(tally.resident, "e", resident_percent(storage.folder))
         return done.wall, None
+    if strategy.kind == "warm":
+        subprocess.run(["cat", *map(str, storage.files)], stdout=subprocess.DEVNULL, check=True)
+        return 0.0, None
     if strategy.kind not in ("prefetch", "background"):
         return 0.0, None
     argv = [WEIGHTLIB, "-q", "prefetch", str(storage.folder), "--json"]
@@ -567,7 +573,7 @@ def measure(
         loader.stop()
         if pid is not None:
             wait_gone(pid)
-    if strategy.kind in ("prefetch", "cat"):
+    if strategy.kind in ("prefetch", "cat", "warm"):
         return first + (ended - went)
     return ended - started
 
@@ -703,6 +709,7 @@ def print_targets(storage: Storage, tally: Tally, loaders: list[str]) -> None:
                     "<=",
                     bound,
                 )
+    print_floors(tally, loaders)
     cpu, cat = _median(tally.cpu.get("c")), _median(tally.cpu.get("e"))
     _check("prefetch CPU / cat CPU", cpu / cat if cpu is not None and cat else None, "<=", 0.35)
     copy_cpu = _median(tally.cpu.get("c-copy"))
@@ -714,6 +721,25 @@ def print_targets(storage: Storage, tally: Tally, loaders: list[str]) -> None:
     )
     for key in ("c", "c-copy"):
         _check(f"residency after ({key})", _median(tally.resident.get(key)), ">=", 99, "%")
+
+
+def print_floors(tally: Tally, loaders: list[str]) -> None:
+    """The best (c) and (d) can be here, from the same run's storage limit and warm load (w):
+    a prefetch that runs first cannot end before the storage has delivered every byte, and the
+    load after it takes at least (w); run side by side, they end no sooner than the slower."""
+    limit = _median(tally.limit)
+    for loader in loaders:
+        warm, base = (
+            _median(tally.walls.get((loader, "w"))),
+            _median(tally.walls.get((loader, "a"))),
+        )
+        if limit is None or warm is None or not base:
+            continue
+        print(
+            f"    floor, {loader} loader: (c) >= limit + (w) = {limit + warm:.2f} s = "
+            f"{(limit + warm) / base:.2f}x (a); (d) >= max(limit, (w)) = {max(limit, warm):.2f} s "
+            f"= {max(limit, warm) / base:.2f}x (a)"
+        )
 
 
 def report(
