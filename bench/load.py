@@ -13,10 +13,10 @@ Strategies: (a) the load alone; (b) vLLM's prefetch, 8 threads of read(16 MiB) i
 thread of the loader; (c) `weightlib prefetch DIR` then the load, also with `--method copy` and
 `--method sendfile`; (d) `weightlib prefetch DIR --background` and the load at once, also with
 `--method copy`; (e) `cat` then the load; (w) the load alone with every page already cached and
-touched (a `cat` first, untimed), from which it prints the floor (c) and (d) can reach. In the
-same run it measures the prefetch's and `cat`'s CPU seconds, the residency after the prefetch,
-and the storage's own limit: a direct-I/O read
-(O_DIRECT, 16 threads, 16 MiB) on the local disk, one `dd bs=16M` per file in parallel on the
+touched (a `cat` first, untimed), from which, with the run's fastest cold read of every byte,
+it prints the floor (c) and (d) can reach. In the same run it measures the prefetch's and
+`cat`'s CPU seconds, the residency after the prefetch, and the storage's own limit: a direct-I/O
+read (O_DIRECT, 16 threads, 16 MiB) on the local disk, one `dd bs=16M` per file in parallel on the
 network mount. The mount is sshfs `-o kernel_cache` over loopback to a private sshd, through
 `bench/delay_relay.py` (2 ms each way). Prints medians and minimums, ratios to (a), and the
 issue's targets. Not a test.
@@ -723,22 +723,42 @@ def print_targets(storage: Storage, tally: Tally, loaders: list[str]) -> None:
         _check(f"residency after ({key})", _median(tally.resident.get(key)), ">=", 99, "%")
 
 
+def fastest_cold_read(tally: Tally, loaders: list[str]) -> tuple[float, str] | None:
+    """The quickest way this run brought every byte in from cold (median seconds, and which):
+    the storage's limit, a warming alone, or a cold load itself. The limit measurement is itself
+    beaten here at times (the VM's disk is served from its host), so the floors use the best."""
+    found = [(s, "the storage limit") for s in [_median(tally.limit)] if s is not None]
+    for key in ("c", "c-copy", "c-sendfile", "e"):
+        wall = _median(tally.alone.get(key))
+        if wall is not None:
+            found.append((wall, f"({key}) warming alone"))
+    for loader in loaders:
+        wall = _median(tally.walls.get((loader, "a")))
+        if wall is not None:
+            found.append((wall, f"the {loader} loader's cold load (a)"))
+    return min(found) if found else None
+
+
 def print_floors(tally: Tally, loaders: list[str]) -> None:
-    """The best (c) and (d) can be here, from the same run's storage limit and warm load (w):
-    a prefetch that runs first cannot end before the storage has delivered every byte, and the
-    load after it takes at least (w); run side by side, they end no sooner than the slower."""
-    limit = _median(tally.limit)
+    """The best (c) and (d) can be here, from the run's fastest cold read and warm load (w): a
+    prefetch that runs first cannot end before every byte has arrived, and the load after it
+    takes at least (w); run side by side, they end no sooner than the slower of the two."""
+    fastest = fastest_cold_read(tally, loaders)
+    if fastest is None:
+        return
+    read, how = fastest
+    print(f"    fastest cold read of every byte in this run: {read:.2f} s ({how})")
     for loader in loaders:
         warm, base = (
             _median(tally.walls.get((loader, "w"))),
             _median(tally.walls.get((loader, "a"))),
         )
-        if limit is None or warm is None or not base:
+        if warm is None or not base:
             continue
         print(
-            f"    floor, {loader} loader: (c) >= limit + (w) = {limit + warm:.2f} s = "
-            f"{(limit + warm) / base:.2f}x (a); (d) >= max(limit, (w)) = {max(limit, warm):.2f} s "
-            f"= {max(limit, warm) / base:.2f}x (a)"
+            f"    floor, {loader} loader: (c) >= read + (w) = {read + warm:.2f} s = "
+            f"{(read + warm) / base:.2f}x (a); (d) >= max(read, (w)) = {max(read, warm):.2f} s "
+            f"= {max(read, warm) / base:.2f}x (a)"
         )
 
 
