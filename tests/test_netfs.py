@@ -7,19 +7,21 @@ fail instead. No timing assertions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import WEIGHTLIB, assert_error, output_path, sha256_of
+from tests.helpers import WEIGHTLIB, assert_error, output_path, random_file, sha256_of
 from tests.hubs.fixtures import HubServer, make_sharded_repo
 from tests.layouts import write_checkpoint
 from weightlib.fs import get_fs_type, is_network_fs
@@ -60,6 +62,31 @@ def test_get_fs_type_reports_the_mount_as_network(netfs: SshfsMount) -> None:
     assert is_network_fs(get_fs_type(folder / "a.safetensors"))
     local = get_fs_type(netfs.export / "fstype" / "a.safetensors")
     assert local != "fuse.sshfs" and not is_network_fs(local)
+
+
+def test_a_mount_through_the_benchmarks_delay_relay_serves_the_same_bytes(tmp_path: Path) -> None:
+    # bench/load.py's network storage: sshfs → bench/delay_relay.py (2 ms each way) → sshd
+    from bench.load import delay_relay
+    from tests.netfs import sshfs_mount
+
+    relayed: list[tuple[int, int]] = []  # (sshd's port, the relay's)
+
+    @contextlib.contextmanager
+    def relay(sshd_port: int) -> Iterator[int]:
+        with delay_relay(sshd_port, 2.0) as port:
+            relayed.append((sshd_port, port))
+            yield port
+
+    with sshfs_mount(tmp_path / "relayed", via=relay) as mounted:
+        assert [mounted.port] == [port for _, port in relayed] != [s for s, _ in relayed]
+        written = random_file(mounted.export / "w.safetensors", 3 * MIB)
+        through = mounted.mount / "w.safetensors"
+        assert sha256_of(through) == sha256_of(written)
+        done = subprocess.run(
+            [WEIGHTLIB, "prefetch", str(through), "--json"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["resident_after_bytes"] == 3 * MIB
 
 
 def test_prefetch_auto_warms_on_the_mount_and_skips_on_local_disk(
