@@ -132,10 +132,15 @@ def test_minilm_cli_same_layout_bounded_values_and_byte_identical_runs(
 
 def test_values_match_initialize_single_dummy_weight(sharded_model: Path, tmp_path: Path) -> None:
     dummy_init(sharded_model, tmp_path / "out", seed=7)
-    for name, tensor in tensors_of(tmp_path / "out").items():
+    assert_vllm_values(tensors_of(tmp_path / "out"), seed=7)
+
+
+def assert_vllm_values(tensors: dict[str, torch.Tensor], seed: int) -> None:
+    """Every tensor holds, byte for byte, what vLLM's initialize_single_dummy_weight gives."""
+    for name, tensor in tensors.items():
         expected = torch.empty_like(tensor)
         if tensor.is_floating_point():
-            initialize_single_dummy_weight(expected, LOW, HIGH, seed=7)
+            initialize_single_dummy_weight(expected, LOW, HIGH, seed=seed)
         else:
             expected.zero_()
         assert torch.equal(tensor.view(torch.uint8), expected.view(torch.uint8)), name
@@ -508,12 +513,7 @@ def test_chunked_parallel_values_are_vllms_whole_tensor_fill(
     assert tensors.keys() == wide_state_dict().keys()
     for name, tensor in tensors.items():
         assert tensor.numel() == 0 or name == "t.small" or tensor.nbytes > 4096, name
-        expected = torch.empty_like(tensor)
-        if tensor.is_floating_point():  # one fill of the whole tensor, as vLLM does it
-            initialize_single_dummy_weight(expected, LOW, HIGH, seed=11)
-        else:
-            expected.zero_()
-        assert torch.equal(tensor.view(torch.uint8), expected.view(torch.uint8)), name
+    assert_vllm_values(tensors, seed=11)  # one fill of each whole tensor, as vLLM does it
 
 
 def test_threads_must_be_positive_and_default_to_min_4_cpus(
