@@ -5,8 +5,9 @@ touched. On some VMs (guest memory mapped lazily by the hypervisor) the first CP
 a page costs microseconds, paid later by whoever touches it first: the server, during its load.
 Copying reads pay it inside the read instead. On bare metal and VMs with pinned memory the touch
 costs what any cached page costs (~0.2 µs, Python's loop included), and the no-copy fill
-is cheaper. `touch_cost_ns` measures it on a few hundred real pages of the file being warmed,
-spread over a 64 MiB fill.
+is cheaper. `sample_touch_ns` times one run of pages of a piece the prefetch has just filled
+(`prefetch --method auto` samples every piece, `weightlib.prefetch.fill`); `touch_cost_ns` fills
+and times a 64 MiB sample on its own (`doctor`, through `measure_in`).
 """
 
 from __future__ import annotations
