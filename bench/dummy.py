@@ -16,7 +16,7 @@ Usage: .venv/bin/python bench/dummy.py [--gib 1] [--rounds 1] [--before FILE] [-
 from __future__ import annotations
 
 import argparse
-import ctypes
+import contextlib
 import json
 import math
 import os
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.layouts import Shape, write_checkpoint  # noqa: E402
+from weightlib import linux  # noqa: E402
 from weightlib.dummy import DEFAULT_CHUNK_BYTES, default_threads  # noqa: E402
 
 CHUNK = DEFAULT_CHUNK_BYTES
@@ -115,16 +116,6 @@ def write_sparse_checkpoint(folder: Path, target_bytes: int, shard_bytes: int) -
     return checkpoint.total_size, largest
 
 
-def _libc(name: str, *argtypes: Any) -> Any:
-    """A libc call dummy-init makes (Linux, 64-bit offsets), or None where there is none."""
-    try:
-        function = getattr(ctypes.CDLL(None, use_errno=True), name)
-    except (OSError, AttributeError, TypeError):
-        return None
-    function.argtypes = list(argtypes)
-    return function
-
-
 def remove_and_settle(folder: Path, pause: float = 1.0) -> None:
     """Delete a run's output, sync, and pause: freed blocks are discarded (mount option) or
     written back meanwhile, not during the next measured run."""
@@ -137,9 +128,6 @@ def plain_write(sizes: dict[str, int], folder: Path) -> float:
     """Seconds to write files of these sizes as dummy-init does, from one random buffer:
     temp file, fallocate, chunk pwrites each followed by sync_file_range(WRITE), fsync, rename."""
     buffer = memoryview(os.urandom(CHUNK))
-    c_int, c_int64 = ctypes.c_int, ctypes.c_int64
-    fallocate = _libc("fallocate", c_int, c_int, c_int64, c_int64)
-    writeback = _libc("sync_file_range", c_int, c_int64, c_int64, ctypes.c_uint)
     folder.mkdir()
     start = time.perf_counter()
     for name, size in sizes.items():
@@ -147,13 +135,13 @@ def plain_write(sizes: dict[str, int], folder: Path) -> float:
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.ftruncate(fd, size)
-            if fallocate is not None:
-                fallocate(fd, 0, 0, size)
+            with contextlib.suppress(OSError):  # best effort, as in dummy-init
+                linux.fallocate(fd, 0, size)
             for offset in range(0, size, CHUNK):
                 piece = buffer[: min(CHUNK, size - offset)]
                 os.pwrite(fd, piece, offset)  # whole: a regular file on Linux
-                if writeback is not None:
-                    writeback(fd, offset, len(piece), 2)  # SYNC_FILE_RANGE_WRITE
+                with contextlib.suppress(OSError):
+                    linux.start_writeback(fd, offset, len(piece))
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -6,6 +6,7 @@ never against exactly 100 %.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -147,3 +148,23 @@ def test_missing_path_is_exit_3(tmp_path: Path, run_cli: CliRunner, command: str
 def test_status_of_folder_without_weights_is_exit_3(tmp_path: Path, run_cli: CliRunner) -> None:
     (tmp_path / "config.json").write_text("{}")
     assert_error(run_cli("status", tmp_path), 3, str(tmp_path), "no weight files")
+
+
+def test_writer_calls_reserve_blocks_and_report_errors(tmp_path: Path) -> None:
+    # dummy-init reserves each shard's blocks and starts writeback per chunk (weightlib.linux)
+    path = tmp_path / "reserved"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.ftruncate(fd, 4 * 1024 * 1024)
+        assert os.fstat(fd).st_blocks == 0  # sparse until reserved
+        linux.fallocate(fd, 0, 4 * 1024 * 1024)
+        assert os.fstat(fd).st_blocks * 512 >= 4 * 1024 * 1024
+        os.pwrite(fd, b"x" * 65536, 0)
+        linux.start_writeback(fd, 0, 65536)
+    finally:
+        os.close(fd)
+    assert path.read_bytes()[:2] == b"xx"
+    for call in (linux.fallocate, linux.start_writeback):
+        with pytest.raises(OSError) as raised:
+            call(fd, 0, 4096)  # closed: the errno comes through, nothing is swallowed here
+        assert raised.value.errno == errno.EBADF

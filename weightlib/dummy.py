@@ -21,9 +21,7 @@ tensors (and float formats torch cannot unpack: F4, F6) are zeros.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fnmatch
-import functools
 import json
 import math
 import os
@@ -36,8 +34,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from . import linux
 from .atomic import atomic_writer, fsync_directory
 from .checkpoint import Checkpoint, LocalCheckpoint, open_checkpoint, select_checkpoint_weights
 from .checkpoint.local import select_checkpoint_files
@@ -315,45 +314,19 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         offset += written
 
 
-SYNC_FILE_RANGE_WRITE = 2
-"""sync_file_range(2) flag: start writing out the range's dirty pages, without waiting."""
-
-_LINUX_CALLS: dict[str, list[Any]] = {
-    "sync_file_range": [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint],
-    "fallocate": [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64],
-}
-"""The libc calls used, with their argument types (64-bit offsets: only looked up on 64-bit)."""
-
-
-@functools.cache
-def _linux_call(name: str) -> Callable[..., int] | None:
-    """libc's `name` from `_LINUX_CALLS`, or None where there is none (not Linux, 32-bit)."""
-    if ctypes.sizeof(ctypes.c_void_p) < 8:
-        return None
-    try:
-        function = getattr(ctypes.CDLL(None, use_errno=True), name)
-    except (OSError, AttributeError, TypeError):
-        return None
-    function.argtypes = _LINUX_CALLS[name]
-    function.restype = ctypes.c_int
-    return cast("Callable[..., int]", function)
-
-
 def _allocate(fd: int, size: int) -> None:
     """Reserve the file's blocks up front (best effort, no zeros written where unsupported):
     tensors are written in parallel, out of order, and would otherwise scatter its extents."""
-    fallocate = _linux_call("fallocate")
-    if fallocate is not None:
-        fallocate(fd, 0, 0, size)
+    with contextlib.suppress(OSError):
+        linux.fallocate(fd, 0, size)
 
 
 def _write_at(fd: int, data: memoryview, offset: int) -> None:
     """Write all of `data` at `offset`, then start its writeback (best effort): the disk then
     works while later tensors are generated, instead of all at once in the final fsync."""
     _pwrite_all(fd, data, offset)
-    start_writeback = _linux_call("sync_file_range")
-    if start_writeback is not None:
-        start_writeback(fd, offset, data.nbytes, SYNC_FILE_RANGE_WRITE)
+    with contextlib.suppress(OSError):
+        linux.start_writeback(fd, offset, data.nbytes)
 
 
 class _Stopped(Exception):

@@ -1,4 +1,5 @@
-"""ctypes wrappers for the Linux calls Python's `os` lacks: readahead, mmap + mincore, cachestat.
+"""ctypes wrappers for the Linux calls Python's `os` lacks: readahead, mmap + mincore, cachestat,
+and for writers fallocate (blocks reserved, no zeros written) and sync_file_range.
 
 Every call goes through a `ctypes.CDLL`, which releases the GIL, so worker threads issue them in
 parallel. Nothing here touches file data: `mincore` runs over a mapping that is never read.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import mmap
 import os
 import sys
 import threading
+from typing import Any
 
 PAGE_SIZE = mmap.PAGESIZE
 
@@ -77,6 +80,48 @@ def readahead(fd: int, offset: int, count: int) -> None:
     """Queue a read of `count` bytes at `offset` into the page cache (returns without waiting)."""
     if _lib().readahead(fd, offset, count) < 0:
         _raise_errno("readahead")
+
+
+SYNC_FILE_RANGE_WRITE = 2
+"""sync_file_range(2) flag: start writing out the range's dirty pages, without waiting."""
+
+
+_OFF64 = ctypes.c_int64
+_WRITER_CALLS = {
+    # glibc's fallocate takes a 32-bit off_t on 32-bit builds; its 64-bit twin is fallocate64
+    "fallocate": (
+        "fallocate" if ctypes.sizeof(ctypes.c_long) >= 8 else "fallocate64",
+        [ctypes.c_int, ctypes.c_int, _OFF64, _OFF64],
+    ),
+    "sync_file_range": ("sync_file_range", [ctypes.c_int, _OFF64, _OFF64, ctypes.c_uint]),
+}
+"""The calls writers use: the libc symbol and its argument types (64-bit offsets)."""
+
+
+@functools.cache
+def _writer_call(name: str) -> Any:
+    """libc's function for `name` with its types set; OSError (ENOSYS) where libc has none, so a
+    missing one never breaks the page-cache calls above."""
+    symbol, argtypes = _WRITER_CALLS[name]
+    function = getattr(_lib(), symbol, None)
+    if function is None:
+        raise OSError(errno.ENOSYS, f"{symbol} is not available")
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
+
+
+def fallocate(fd: int, offset: int, length: int) -> None:
+    """Reserve the blocks of [offset, offset+length) (mode 0). Unlike `os.posix_fallocate`,
+    never falls back to writing zeros: where the filesystem cannot, OSError (EOPNOTSUPP)."""
+    if _writer_call("fallocate")(fd, 0, offset, length) != 0:
+        _raise_errno("fallocate")
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing out the dirty pages of [offset, offset+length), without waiting."""
+    if _writer_call("sync_file_range")(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0:
+        _raise_errno("sync_file_range")
 
 
 def mincore_vector(fd: int, size: int, offset: int = 0) -> bytes:
