@@ -186,11 +186,10 @@ def sshfs_mount(
     sshd, sshd_port = _start_sshd(workdir)
     try:
         with via(sshd_port) if via else contextlib.nullcontext(sshd_port) as port:
-            _mount(workdir, port, kernel_cache=kernel_cache, follow_symlinks=follow_symlinks)
+            options = _options(workdir, port, kernel_cache, follow_symlinks)
+            _mount(workdir, options)
             try:
-                yield SshfsMount(
-                    export, mount, _options(workdir, port, kernel_cache, follow_symlinks), port
-                )
+                yield SshfsMount(export, mount, options, port)
             finally:
                 _unmount(mount)
     finally:
@@ -214,9 +213,8 @@ def _options(workdir: Path, port: int, kernel_cache: bool, follow_symlinks: bool
     )
 
 
-def _mount(workdir: Path, port: int, *, kernel_cache: bool, follow_symlinks: bool) -> None:
-    """Mount `workdir/export` at `workdir/mnt` from 127.0.0.1:`port` (gives up when sshfs fails)."""
-    options = _options(workdir, port, kernel_cache, follow_symlinks)
+def _mount(workdir: Path, options: str) -> None:
+    """Mount `workdir/export` at `workdir/mnt` with sshfs `options` (gives up when it fails)."""
     done = subprocess.run(
         [
             "sshfs",
