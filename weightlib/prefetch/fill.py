@@ -96,7 +96,7 @@ class AutoFill:
         if not self.samples:
             return FillChoice("sendfile", "no piece large enough to sample the first-touch cost")
         median = statistics.median(self.samples)
-        limit = _cost_text(COSTLY_NS_PER_PAGE).replace(" per page", "")
+        limit = f"{COSTLY_NS_PER_PAGE / 1000:.2f} µs"
         if self.copying:
             recent = statistics.median(self.samples[-RECENT_SAMPLES:])
             reason = (
